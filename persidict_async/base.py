@@ -1,0 +1,754 @@
+"""The async PersiDict contract, written once on top of a few backend primitives.
+
+A backend implements :meth:`PersiDict._read`, :meth:`PersiDict._stat`,
+:meth:`PersiDict._write`, :meth:`PersiDict._delete`, :meth:`PersiDict._scan` and
+:meth:`PersiDict._subdict`. ``_write`` and ``_delete`` take an expectation about
+the current state (absent, or a given ETag) and must check it atomically; every
+conditional operation here is an optimistic loop over those two primitives, so
+it is atomic on any backend whose primitives are.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
+
+from ._batch import bounded_map
+from ._io import sleep
+from .codecs import get_codec, is_text_format
+from .errors import ConcurrencyConflictError, CorruptValueError, MutationPolicyError
+from .flags import (
+    ALWAYS_RETRIEVE,
+    ANY_ETAG,
+    DELETE_CURRENT,
+    IF_ETAG_CHANGED,
+    ITEM_NOT_AVAILABLE,
+    KEEP_CURRENT,
+    NEVER_RETRIEVE,
+    VALUE_NOT_RETRIEVED,
+    ConditionalOperationResult,
+    ETagConditionFlag,
+    ETagIfExists,
+    ItemNotAvailableFlag,
+    Joker,
+    OperationResult,
+    RetrieveValueFlag,
+    TransformingFunction,
+    _check_flag,
+)
+from .keys import NonEmptySafeStrTuple, SafeStrTuple, to_key, to_prefix
+
+__all__ = ["PersiDict", "Record"]
+
+V = TypeVar("V")
+_MISSING: Any = object()
+# Values of these exact types cannot be stores: the store check is skipped for them.
+_PLAIN_TYPES = frozenset({dict, list, tuple, set, frozenset, str, bytes, int, float, bool, type(None)})
+Expect = str | ItemNotAvailableFlag | None
+"""What ``_write``/``_delete`` require of the current state: None (nothing),
+ITEM_NOT_AVAILABLE (absent), or an ETag (present with that ETag)."""
+
+
+@dataclass(slots=True)
+class Record:
+    """What a backend knows about one stored value (treat as immutable).
+
+    Attributes:
+        etag: The value's current ETag.
+        mtime: Last modification time (POSIX seconds).
+        size: Size of the stored bytes, when known.
+        data: The stored bytes, or None when not fetched.
+    """
+
+    etag: str
+    mtime: float
+    size: int | None = None
+    data: bytes | None = None
+
+
+def _etag_of(record: Record | None) -> ETagIfExists:
+    return ITEM_NOT_AVAILABLE if record is None else record.etag
+
+
+def _rebuild(cls: type[PersiDict[Any]], params: dict[str, Any]) -> PersiDict[Any]:
+    return cls(**params)
+
+
+class PersiDict(ABC, Generic[V]):
+    """A persistent dictionary; every operation is a coroutine.
+
+    Args:
+        serialization_format: "pkl", "json", or any other name for UTF-8 text
+            (or a format with a registered codec).
+        append_only: Refuse overwrites and deletions (MutationPolicyError).
+        base_class_for_values: Values must be instances of it (checked on
+            write and read); must be str for text formats.
+    """
+
+    _backend_name: ClassVar[str] = "abstract"
+    _max_concurrency: ClassVar[int] = 32
+    _component_limit: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        *,
+        serialization_format: str = "pkl",
+        append_only: bool = False,
+        base_class_for_values: type | None = None,
+    ) -> None:
+        if not isinstance(serialization_format, str) or not serialization_format:
+            raise ValueError("serialization_format must be a non-empty str")
+        if not serialization_format.replace("_", "").isalnum():
+            raise ValueError(
+                f"serialization_format must be alphanumeric, got {serialization_format!r}"
+            )
+        if not isinstance(append_only, bool):
+            raise TypeError(f"append_only must be a bool, got {append_only!r}")
+        if base_class_for_values is not None and not isinstance(base_class_for_values, type):
+            raise TypeError(f"base_class_for_values must be a class, got {base_class_for_values!r}")
+        if is_text_format(serialization_format) and base_class_for_values is not str:
+            raise ValueError(
+                f"serialization_format {serialization_format!r} stores text: "
+                "base_class_for_values must be str"
+            )
+        self.serialization_format = serialization_format
+        self.append_only = append_only
+        self.base_class_for_values = base_class_for_values
+        self._codec = get_codec(serialization_format)
+        self._decode_bytes = self._codec.decode
+        self._encode_value = self._codec.encode
+        if self._component_limit is None:
+            self._key = to_key  # type: ignore[method-assign]  # skip the limit check
+
+    # ------------------------------------------------------------------ primitives
+
+    @abstractmethod
+    async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        """Return the record with its data, or None if absent.
+
+        When the current ETag equals ``if_none_match`` the data may be left out.
+        """
+
+    @abstractmethod
+    async def _stat(self, key: NonEmptySafeStrTuple) -> Record | None:
+        """Return the record without data, or None if absent."""
+
+    @abstractmethod
+    async def _write(self, key: NonEmptySafeStrTuple, data: bytes, expect: Expect) -> str | None:
+        """Store ``data`` if the state matches ``expect``; return the new ETag or None."""
+
+    @abstractmethod
+    async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
+        """Delete if present (and with ETag ``expect`` if given); return whether deleted."""
+
+    @abstractmethod
+    def _scan(self, with_meta: bool) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
+        """Yield every key (with a data-less record when ``with_meta``)."""
+
+    @abstractmethod
+    def _subdict(self, prefix: SafeStrTuple) -> Self:
+        """Return a store of the same class rooted at ``prefix``."""
+
+    async def _count(self) -> int:
+        """Count the keys (backends override with something cheaper)."""
+        n = 0
+        async for _ in self._scan(False):
+            n += 1
+        return n
+
+    def _param_dict(self) -> dict[str, Any]:
+        """The constructor parameters (subclasses extend it)."""
+        return {
+            "serialization_format": self.serialization_format,
+            "append_only": self.append_only,
+            "base_class_for_values": self.base_class_for_values,
+        }
+
+    @property
+    def runs_inline(self) -> bool:
+        """Whether all I/O is local, so the sync facade may drive it without a loop."""
+        return True
+
+    @property
+    def does_blocking_io(self) -> bool:
+        """Whether operations call blocking functions through ``run_io``."""
+        return True
+
+    async def aclose(self) -> None:
+        """Release clients and connections (a no-op for local stores)."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def _key(self, key: Any) -> NonEmptySafeStrTuple:
+        k = to_key(key)
+        limit = self._component_limit
+        if limit is not None:
+            for part in k:
+                if len(part) > limit:
+                    raise ValueError(
+                        f"key component {part[:40]!r}... is {len(part)} characters long; "
+                        f"{type(self).__name__} allows at most {limit}"
+                    )
+        return k
+
+    def _encode(self, key: NonEmptySafeStrTuple, value: Any) -> bytes:
+        if type(value) not in _PLAIN_TYPES or self.base_class_for_values is not None:
+            self._check_value(key, value)
+        try:
+            return self._encode_value(value)
+        except TypeError as exc:
+            raise TypeError(f"cannot store the value for key {key!r}: {exc}") from exc
+
+    def _check_value(self, key: NonEmptySafeStrTuple, value: Any) -> None:
+        base = self.base_class_for_values
+        if base is not None and not isinstance(value, base):
+            raise TypeError(
+                f"value for key {key!r} must be an instance of {base.__name__}, "
+                f"got {type(value).__name__}"
+            )
+        if isinstance(value, PersiDict) or getattr(type(value), "_is_persidict_facade", False):
+            raise TypeError(f"a PersiDict cannot be stored as a value (key {key!r})")
+
+    def _decode(self, key: NonEmptySafeStrTuple, data: bytes) -> V:
+        try:
+            value = self._decode_bytes(data)
+        except Exception as exc:
+            raise CorruptValueError(
+                f"the stored value of key {key!r} cannot be decoded as "
+                f"{self.serialization_format!r}: {type(exc).__name__}: {exc}",
+                backend=self._backend_name,
+                operation="decode",
+                key=key,
+            ) from exc
+        base = self.base_class_for_values
+        if base is not None and not isinstance(value, base):
+            raise TypeError(
+                f"stored value of key {key!r} is a {type(value).__name__}, "
+                f"not a {base.__name__}"
+            )
+        return value  # type: ignore[no-any-return]
+
+    def _forbid_delete(self) -> None:
+        if self.append_only:
+            raise MutationPolicyError("append-only", "deletion is not allowed")
+
+    def _value_of(self, key: NonEmptySafeStrTuple, record: Record) -> Any:
+        return VALUE_NOT_RETRIEVED if record.data is None else self._decode(key, record.data)
+
+    # ------------------------------------------------------------------ dict protocol
+
+    async def get_item(self, key: Any) -> V:
+        """Return the value of ``key``; KeyError (with the normalised key) if absent."""
+        k = self._key(key)
+        record = await self._read(k)
+        if record is None or record.data is None:
+            raise KeyError(k)
+        return self._decode(k, record.data)
+
+    async def set_item(self, key: Any, value: V | Joker) -> None:
+        """Store ``value`` (KEEP_CURRENT: no-op; DELETE_CURRENT: delete if present)."""
+        k = self._key(key)
+        if value is KEEP_CURRENT:
+            return
+        if value is DELETE_CURRENT:
+            self._forbid_delete()
+            await self._delete(k, None)
+            return
+        data = self._encode(k, value)
+        if self.append_only:
+            if await self._write(k, data, ITEM_NOT_AVAILABLE) is None:
+                raise MutationPolicyError("append-only", f"key {k!r} already exists")
+        else:
+            await self._write(k, data, None)
+
+    async def delete_item(self, key: Any) -> None:
+        """Delete ``key``; KeyError if absent."""
+        k = self._key(key)
+        self._forbid_delete()
+        if not await self._delete(k, None):
+            raise KeyError(k)
+
+    async def discard(self, key: Any) -> bool:
+        """Delete ``key`` if present; return whether it was."""
+        k = self._key(key)
+        self._forbid_delete()
+        return await self._delete(k, None)
+
+    async def contains(self, key: Any) -> bool:
+        """Whether ``key`` is stored."""
+        return await self._stat(self._key(key)) is not None
+
+    async def len(self) -> int:
+        """The number of keys."""
+        return await self._count()
+
+    async def is_empty(self) -> bool:
+        """Whether the store holds no key (stops at the first key found)."""
+        async for _ in self._scan(False):
+            return False
+        return True
+
+    async def get(self, key: Any, default: Any = None) -> V | Any:
+        """The value of ``key``, or ``default`` if absent."""
+        try:
+            return await self.get_item(key)
+        except KeyError:
+            return default
+
+    async def setdefault(self, key: Any, default: V | None = None) -> V:
+        """Return the value of ``key``, inserting ``default`` first if absent (atomic)."""
+        if isinstance(default, Joker):
+            raise TypeError("setdefault() does not accept jokers")
+        result = await self.setdefault_if(
+            key, default_value=default, condition=ANY_ETAG,
+            expected_etag=ITEM_NOT_AVAILABLE, retrieve_value=ALWAYS_RETRIEVE,
+        )  # fmt: skip
+        if result.new_value is ITEM_NOT_AVAILABLE:
+            # Deleted between our insert attempt and our read: insert again.
+            return await self.setdefault(key, default)
+        return cast(V, result.new_value)
+
+    async def pop(self, key: Any, default: Any = _MISSING) -> V | Any:
+        """Remove ``key`` and return its value (atomic read-and-delete)."""
+        k = self._key(key)
+        self._forbid_delete()
+        while True:
+            record = await self._read(k)
+            if record is None or record.data is None:
+                if default is _MISSING:
+                    raise KeyError(k)
+                return default
+            value = self._decode(k, record.data)
+            if await self._delete(k, record.etag):
+                return value
+
+    async def popitem(self) -> tuple[NonEmptySafeStrTuple, V]:
+        """Remove and return some (key, value) pair; KeyError if empty."""
+        self._forbid_delete()
+        while True:
+            key = await self.random_key()
+            if key is None:
+                raise KeyError("popitem(): the store is empty")
+            value = await self.pop(key, _MISSING_VALUE)
+            if value is not _MISSING_VALUE:
+                return key, value
+
+    async def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """Store every pair of a mapping, a store, or an iterable of pairs (and kwargs)."""
+        pairs: list[tuple[Any, Any]] = []
+        if isinstance(other, PersiDict):
+            async for pair in other.items():
+                pairs.append(pair)
+        elif isinstance(other, Mapping):
+            pairs.extend(other.items())
+        elif hasattr(other, "keys"):
+            pairs.extend((k, other[k]) for k in other.keys())
+        else:
+            pairs.extend(other)
+        pairs.extend(kwargs.items())
+        await self.set_many(pairs)
+
+    async def clear(self) -> None:
+        """Delete every key."""
+        self._forbid_delete()
+        batch: list[NonEmptySafeStrTuple] = []
+        async for key, _ in self._scan(False):
+            batch.append(key)
+        await self.delete_many(batch, missing_ok=True)
+
+    # ------------------------------------------------------------------ iteration
+
+    def __aiter__(self) -> AsyncIterator[NonEmptySafeStrTuple]:
+        return self.keys()
+
+    async def keys(self) -> AsyncIterator[NonEmptySafeStrTuple]:
+        """Iterate over the keys (lazily)."""
+        async for key, _ in self._scan(False):
+            yield key
+
+    async def values(self) -> AsyncIterator[V]:
+        """Iterate over the values, skipping keys deleted meanwhile."""
+        async for _, value in self.items():
+            yield value
+
+    async def items(self) -> AsyncIterator[tuple[NonEmptySafeStrTuple, V]]:
+        """Iterate over (key, value), skipping keys deleted meanwhile."""
+        async for key, _ in self._scan(False):
+            record = await self._read(key)
+            if record is not None and record.data is not None:
+                yield key, self._decode(key, record.data)
+
+    async def keys_and_timestamps(self) -> AsyncIterator[tuple[NonEmptySafeStrTuple, float]]:
+        """Iterate over (key, last modification time)."""
+        async for key, record in self._scan(True):
+            if record is not None:
+                yield key, record.mtime
+
+    async def values_and_timestamps(self) -> AsyncIterator[tuple[V, float]]:
+        """Iterate over (value, last modification time)."""
+        async for _, value, mtime in self.items_and_timestamps():
+            yield value, mtime
+
+    async def items_and_timestamps(
+        self,
+    ) -> AsyncIterator[tuple[NonEmptySafeStrTuple, V, float]]:
+        """Iterate over (key, value, last modification time)."""
+        async for key, _ in self._scan(False):
+            record = await self._read(key)
+            if record is not None and record.data is not None:
+                yield key, self._decode(key, record.data), record.mtime
+
+    async def random_key(self) -> NonEmptySafeStrTuple | None:
+        """A uniformly random key, or None if the store is empty."""
+        chosen: NonEmptySafeStrTuple | None = None
+        seen = 0
+        async for key, _ in self._scan(False):
+            seen += 1
+            if random.randrange(seen) == 0:  # reservoir sampling: one pass, O(1) memory
+                chosen = key
+        return chosen
+
+    async def _keys_by_time(self, max_n: int | None, newest: bool) -> list[NonEmptySafeStrTuple]:
+        if max_n is not None and max_n <= 0:
+            return []
+        pairs = [pair async for pair in self.keys_and_timestamps()]
+        pick = heapq.nlargest if newest else heapq.nsmallest
+        chosen = pick(len(pairs) if max_n is None else max_n, pairs, key=lambda p: p[1])
+        return [key for key, _ in chosen]
+
+    async def oldest_keys(self, max_n: int | None = None) -> list[NonEmptySafeStrTuple]:
+        """Keys from the least recently modified (at most ``max_n``)."""
+        return await self._keys_by_time(max_n, newest=False)
+
+    async def newest_keys(self, max_n: int | None = None) -> list[NonEmptySafeStrTuple]:
+        """Keys from the most recently modified (at most ``max_n``)."""
+        return await self._keys_by_time(max_n, newest=True)
+
+    async def oldest_values(self, max_n: int | None = None) -> list[V]:
+        """Values of :meth:`oldest_keys` (keys deleted meanwhile are skipped)."""
+        return await self._present_values(await self.oldest_keys(max_n))
+
+    async def newest_values(self, max_n: int | None = None) -> list[V]:
+        """Values of :meth:`newest_keys` (keys deleted meanwhile are skipped)."""
+        return await self._present_values(await self.newest_keys(max_n))
+
+    async def _present_values(self, keys: list[NonEmptySafeStrTuple]) -> list[V]:
+        values = await self.get_many(keys, default=_MISSING_VALUE)
+        return [v for v in values if v is not _MISSING_VALUE]
+
+    # ------------------------------------------------------------------ metadata
+
+    async def etag(self, key: Any) -> str:
+        """The current ETag of ``key``; KeyError if absent."""
+        k = self._key(key)
+        record = await self._stat(k)
+        if record is None:
+            raise KeyError(k)
+        return record.etag
+
+    async def timestamp(self, key: Any) -> float:
+        """The last modification time of ``key`` (POSIX seconds); KeyError if absent."""
+        k = self._key(key)
+        record = await self._stat(k)
+        if record is None:
+            raise KeyError(k)
+        return record.mtime
+
+    def get_subdict(self, prefix: Any) -> Self:
+        """A store of the same class holding the keys under ``prefix`` (shares data)."""
+        return self._subdict(to_prefix(prefix))
+
+    async def subdicts(self) -> dict[str, Self]:
+        """One subdict per first component of the multi-component keys."""
+        firsts: set[str] = set()
+        async for key, _ in self._scan(False):
+            if len(key) > 1:
+                firsts.add(key[0])
+        return {name: self._subdict(SafeStrTuple(name)) for name in sorted(firsts)}
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters, sorted by name."""
+        return dict(sorted(self._param_dict().items()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.get_params()))
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ batches
+
+    async def get_many(
+        self, keys: Iterable[Any], *, default: Any = _MISSING, max_concurrency: int | None = None
+    ) -> list[V | Any]:
+        """The values of ``keys``, in order.
+
+        Args:
+            keys: The keys to read.
+            default: Returned for a missing key; without it a missing key raises KeyError.
+            max_concurrency: How many reads may run at once.
+        """
+        normalised = [self._key(k) for k in keys]
+
+        async def one(k: NonEmptySafeStrTuple) -> Any:
+            record = await self._read(k)
+            if record is None or record.data is None:
+                if default is _MISSING:
+                    raise KeyError(k)
+                return default
+            return self._decode(k, record.data)
+
+        return await bounded_map(one, normalised, max_concurrency or self._max_concurrency)
+
+    async def set_many(
+        self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], *,
+        max_concurrency: int | None = None,
+    ) -> None:  # fmt: skip
+        """Store many pairs (a mapping or an iterable of pairs), concurrently."""
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        for pair in pairs:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise TypeError(f"set_many expects (key, value) pairs, got {pair!r}")
+        # Validate every key and value before the first write.
+        prepared = [(self._key(k), v) for k, v in pairs]
+        for k, v in prepared:
+            if not isinstance(v, Joker):
+                self._encode(k, v)
+
+        async def one(pair: tuple[NonEmptySafeStrTuple, Any]) -> None:
+            await self.set_item(pair[0], pair[1])
+
+        await bounded_map(one, prepared, max_concurrency or self._max_concurrency)
+
+    async def delete_many(
+        self, keys: Iterable[Any], *, missing_ok: bool = False,
+        max_concurrency: int | None = None,
+    ) -> int:  # fmt: skip
+        """Delete many keys concurrently; return how many were deleted.
+
+        Args:
+            keys: The keys to delete.
+            missing_ok: Ignore absent keys instead of raising KeyError.
+            max_concurrency: How many deletions may run at once.
+        """
+        self._forbid_delete()
+        normalised = [self._key(k) for k in keys]
+
+        async def one(k: NonEmptySafeStrTuple) -> bool:
+            deleted = await self._delete(k, None)
+            if not deleted and not missing_ok:
+                raise KeyError(k)
+            return deleted
+
+        done = await bounded_map(one, normalised, max_concurrency or self._max_concurrency)
+        return sum(done)
+
+    # ------------------------------------------------------------------ conditional
+
+    @staticmethod
+    def _check_condition_args(
+        condition: Any, expected_etag: Any, retrieve_value: Any = IF_ETAG_CHANGED
+    ) -> None:
+        _check_flag(condition, ETagConditionFlag, "condition")
+        _check_flag(retrieve_value, RetrieveValueFlag, "retrieve_value")
+        if not (isinstance(expected_etag, str) or expected_etag is ITEM_NOT_AVAILABLE):
+            raise TypeError(
+                f"expected_etag must be an ETag str or ITEM_NOT_AVAILABLE, got {expected_etag!r}"
+            )
+
+    async def _unchanged(
+        self,
+        key: NonEmptySafeStrTuple,
+        satisfied: bool,
+        record: Record | None,
+        expected: ETagIfExists,
+        retrieve: RetrieveValueFlag,
+    ) -> ConditionalOperationResult[V]:
+        """The result of an operation that left the key as it was."""
+        if record is not None and retrieve is not NEVER_RETRIEVE and record.data is None:
+            if retrieve is ALWAYS_RETRIEVE or expected != record.etag:
+                record = await self._read(key)
+        if record is None:
+            return ConditionalOperationResult(satisfied, ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE,
+                                              ITEM_NOT_AVAILABLE)  # fmt: skip
+        value = VALUE_NOT_RETRIEVED
+        if record.data is not None and retrieve is not NEVER_RETRIEVE:
+            if retrieve is ALWAYS_RETRIEVE or expected != record.etag:
+                value = self._decode(key, record.data)
+        return ConditionalOperationResult(satisfied, record.etag, record.etag, value)
+
+    async def get_item_if(
+        self,
+        key: Any,
+        *,
+        condition: ETagConditionFlag,
+        expected_etag: ETagIfExists,
+        retrieve_value: RetrieveValueFlag = IF_ETAG_CHANGED,
+    ) -> ConditionalOperationResult[V]:
+        """Read ``key`` and report whether the ETag condition holds (never raises KeyError)."""
+        self._check_condition_args(condition, expected_etag, retrieve_value)
+        k = self._key(key)
+        if retrieve_value is NEVER_RETRIEVE:
+            record = await self._stat(k)
+        elif retrieve_value is ALWAYS_RETRIEVE or not isinstance(expected_etag, str):
+            record = await self._read(k)
+        else:
+            record = await self._read(k, if_none_match=expected_etag)
+        satisfied = condition.check(expected_etag, _etag_of(record))
+        return await self._unchanged(k, satisfied, record, expected_etag, retrieve_value)
+
+    async def get_with_etag(self, key: Any) -> ConditionalOperationResult[V]:
+        """The value and ETag of ``key`` in one read (ITEM_NOT_AVAILABLE if absent)."""
+        return await self.get_item_if(key, condition=ANY_ETAG, expected_etag=ITEM_NOT_AVAILABLE,
+                                      retrieve_value=ALWAYS_RETRIEVE)  # fmt: skip
+
+    async def set_item_if(
+        self,
+        key: Any,
+        *,
+        value: V | Joker,
+        condition: ETagConditionFlag,
+        expected_etag: ETagIfExists,
+        retrieve_value: RetrieveValueFlag = IF_ETAG_CHANGED,
+    ) -> ConditionalOperationResult[V]:
+        """Write ``value`` only if the ETag condition holds, atomically."""
+        self._check_condition_args(condition, expected_etag, retrieve_value)
+        k = self._key(key)
+        if value is DELETE_CURRENT:
+            self._forbid_delete()
+        data = None if isinstance(value, Joker) else self._encode(k, value)
+        record = await self._stat(k)
+        while True:
+            actual = _etag_of(record)
+            satisfied = condition.check(expected_etag, actual)
+            if not satisfied or value is KEEP_CURRENT:
+                return await self._unchanged(k, satisfied, record, expected_etag, retrieve_value)
+            if data is None:  # DELETE_CURRENT
+                if record is None:
+                    return ConditionalOperationResult(True, ITEM_NOT_AVAILABLE,
+                                                      ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)  # fmt: skip
+                if await self._delete(k, record.etag):
+                    return ConditionalOperationResult(True, actual, ITEM_NOT_AVAILABLE,
+                                                      ITEM_NOT_AVAILABLE)  # fmt: skip
+            else:
+                if self.append_only and record is not None:
+                    raise MutationPolicyError("append-only", f"key {k!r} already exists")
+                new_etag = await self._write(k, data, actual)
+                if new_etag is not None:
+                    return ConditionalOperationResult(True, actual, new_etag, value)
+            record = await self._stat(k)  # lost a race: evaluate again on the new state
+
+    async def setdefault_if(
+        self,
+        key: Any,
+        *,
+        default_value: V,
+        condition: ETagConditionFlag,
+        expected_etag: ETagIfExists,
+        retrieve_value: RetrieveValueFlag = IF_ETAG_CHANGED,
+    ) -> ConditionalOperationResult[V]:
+        """Insert ``default_value`` if ``key`` is absent and the condition holds, atomically.
+
+        An existing key is never changed.
+        """
+        if isinstance(default_value, Joker):
+            raise TypeError("default_value must be a regular value, not a joker")
+        self._check_condition_args(condition, expected_etag, retrieve_value)
+        k = self._key(key)
+        data = self._encode(k, default_value)
+        record = await self._stat(k)
+        while True:
+            satisfied = condition.check(expected_etag, _etag_of(record))
+            if record is not None or not satisfied:
+                return await self._unchanged(k, satisfied, record, expected_etag, retrieve_value)
+            new_etag = await self._write(k, data, ITEM_NOT_AVAILABLE)
+            if new_etag is not None:
+                return ConditionalOperationResult(True, ITEM_NOT_AVAILABLE, new_etag, default_value)
+            record = await self._stat(k)
+
+    async def discard_if(
+        self, key: Any, *, condition: ETagConditionFlag, expected_etag: ETagIfExists
+    ) -> ConditionalOperationResult[V]:
+        """Delete ``key`` only if the ETag condition holds, atomically."""
+        self._check_condition_args(condition, expected_etag)
+        k = self._key(key)
+        self._forbid_delete()
+        record = await self._stat(k)
+        while True:
+            actual = _etag_of(record)
+            satisfied = condition.check(expected_etag, actual)
+            if record is None:
+                return ConditionalOperationResult(satisfied, ITEM_NOT_AVAILABLE,
+                                                  ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)  # fmt: skip
+            if not satisfied:
+                return ConditionalOperationResult(False, actual, actual, VALUE_NOT_RETRIEVED)
+            if await self._delete(k, record.etag):
+                return ConditionalOperationResult(True, actual, ITEM_NOT_AVAILABLE,
+                                                  ITEM_NOT_AVAILABLE)  # fmt: skip
+            record = await self._stat(k)
+
+    async def transform_item(
+        self,
+        key: Any,
+        *,
+        transformer: TransformingFunction[V] | Callable[[Any], Any],
+        n_retries: int | None = 6,
+    ) -> OperationResult[V]:
+        """Read, transform and write back ``key`` atomically (compare-and-swap with retries).
+
+        Args:
+            key: The key.
+            transformer: Called with the current value (or ITEM_NOT_AVAILABLE);
+                returns the new value, KEEP_CURRENT or DELETE_CURRENT. It may be
+                called several times when other writers interfere.
+            n_retries: Retries after a conflict; None retries forever.
+
+        Raises:
+            ConcurrencyConflictError: When the retries run out.
+        """
+        if n_retries is not None and (
+            isinstance(n_retries, bool) or not isinstance(n_retries, int) or n_retries < 0
+        ):
+            raise ValueError(f"n_retries must be a non-negative int or None, got {n_retries!r}")
+        if not callable(transformer):
+            raise TypeError("transformer must be callable")
+        k = self._key(key)
+        attempts = 0
+        while True:
+            attempts += 1
+            record = await self._read(k)
+            current: Any = ITEM_NOT_AVAILABLE
+            if record is not None and record.data is not None:
+                current = self._decode(k, record.data)
+            actual = _etag_of(record)
+            new_value = transformer(current)
+            if new_value is KEEP_CURRENT:
+                return OperationResult(actual, current)
+            if new_value is DELETE_CURRENT:
+                self._forbid_delete()
+                if record is None or await self._delete(k, record.etag):
+                    return OperationResult(ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)
+            else:
+                if self.append_only and record is not None:
+                    raise MutationPolicyError("append-only", f"key {k!r} already exists")
+                new_etag = await self._write(k, self._encode(k, new_value), actual)
+                if new_etag is not None:
+                    return OperationResult(new_etag, new_value)
+            if n_retries is not None and attempts > n_retries:
+                raise ConcurrencyConflictError(k, attempts)
+            # Jittered exponential backoff keeps contending writers from colliding again.
+            await sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempts)))
+
+
+_MISSING_VALUE: Any = object()

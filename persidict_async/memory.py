@@ -1,0 +1,186 @@
+"""In-memory stores: LocalDict (thread-safe) and EmptyDict (a sink)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, Self, TypeVar
+
+from .base import Expect, PersiDict, Record
+from .flags import ITEM_NOT_AVAILABLE
+from .keys import NonEmptySafeStrTuple, SafeStrTuple, to_prefix, trusted_key
+
+__all__ = ["EmptyDict", "LocalDict", "MemoryBackend"]
+
+V = TypeVar("V")
+
+# ETags come from one process-wide counter: every write gets a new one.
+_etags = itertools.count(1)
+
+
+class MemoryBackend:
+    """The shared storage behind LocalDicts: one table per serialization format.
+
+    Several LocalDicts (subdicts, or several formats of an OverlappingMultiDict)
+    share one backend. Pickling a backend copies its data.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tables: dict[str, dict[tuple[str, ...], Record]] = {}
+
+    def table(self, serialization_format: str) -> dict[tuple[str, ...], Record]:
+        """The table of one format (created on first use)."""
+        with self.lock:
+            return self.tables.setdefault(serialization_format, {})
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self.lock:
+            return {"tables": {fmt: dict(t) for fmt, t in self.tables.items()}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.lock = threading.Lock()
+        self.tables = state["tables"]
+
+    def __repr__(self) -> str:
+        return f"MemoryBackend(<{sum(len(t) for t in self.tables.values())} values>)"
+
+
+class LocalDict(PersiDict[V]):
+    """A thread-safe in-memory store; values are kept serialised, so isolated.
+
+    Args:
+        backend: Storage to share with other LocalDicts (a new one if None).
+        root_prefix: Key components under which this store lives in the backend.
+        serialization_format: See :class:`PersiDict`.
+        append_only: See :class:`PersiDict`.
+        base_class_for_values: See :class:`PersiDict`.
+    """
+
+    _backend_name: ClassVar[str] = "memory"
+
+    @property
+    def does_blocking_io(self) -> bool:
+        """False: memory operations never block."""
+        return False
+
+    def __init__(
+        self,
+        *,
+        backend: MemoryBackend | None = None,
+        root_prefix: Any = (),
+        serialization_format: str = "pkl",
+        append_only: bool = False,
+        base_class_for_values: type | None = None,
+    ) -> None:
+        super().__init__(
+            serialization_format=serialization_format,
+            append_only=append_only,
+            base_class_for_values=base_class_for_values,
+        )
+        if backend is not None and not isinstance(backend, MemoryBackend):
+            raise TypeError(f"backend must be a MemoryBackend, got {type(backend).__name__}")
+        self.backend = backend if backend is not None else MemoryBackend()
+        self.root_prefix = to_prefix(root_prefix)
+        self._prefix = tuple(self.root_prefix)
+        self._table = self.backend.table(serialization_format)
+        self._lock = self.backend.lock
+
+    def _param_dict(self) -> dict[str, Any]:
+        return {**super()._param_dict(), "backend": self.backend, "root_prefix": self.root_prefix}
+
+    def _full(self, key: NonEmptySafeStrTuple) -> tuple[str, ...]:
+        return self._prefix + key if self._prefix else key
+
+    async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        record = self._table.get(self._prefix + key if self._prefix else key)
+        if record is not None and if_none_match is not None and record.etag == if_none_match:
+            return Record(record.etag, record.mtime, record.size)
+        return record
+
+    async def _stat(self, key: NonEmptySafeStrTuple) -> Record | None:
+        return self._table.get(self._prefix + key if self._prefix else key)
+
+    async def _write(self, key: NonEmptySafeStrTuple, data: bytes, expect: Expect) -> str | None:
+        full = self._prefix + key if self._prefix else key
+        new = Record(str(next(_etags)), time.time(), len(data), data)
+        lock = self._lock
+        lock.acquire()  # cheaper than `with` on this hot path
+        try:
+            if expect is not None:
+                current = self._table.get(full)
+                if expect is ITEM_NOT_AVAILABLE:
+                    if current is not None:
+                        return None
+                elif current is None or current.etag != expect:
+                    return None
+            self._table[full] = new
+        finally:
+            lock.release()
+        return new.etag
+
+    async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
+        full = self._full(key)
+        with self._lock:
+            current = self._table.get(full)
+            if current is None or (expect is not None and current.etag != expect):
+                return False
+            del self._table[full]
+            return True
+
+    def _snapshot(self) -> list[tuple[tuple[str, ...], Record]]:
+        with self._lock:
+            return list(self._table.items())
+
+    async def _scan(self, with_meta: bool) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
+        n = len(self._prefix)
+        for full, record in self._snapshot():
+            if len(full) > n and full[:n] == self._prefix:
+                yield trusted_key(full[n:]), record if with_meta else None
+
+    async def _count(self) -> int:
+        if not self._prefix:
+            return len(self._table)
+        return await super()._count()
+
+    def _subdict(self, prefix: SafeStrTuple) -> Self:
+        params = self._param_dict()
+        params["root_prefix"] = self.root_prefix + prefix
+        return type(self)(**params)
+
+
+class EmptyDict(PersiDict[V]):
+    """A store that accepts every write and keeps nothing (always empty)."""
+
+    _backend_name: ClassVar[str] = "empty"
+
+    @property
+    def does_blocking_io(self) -> bool:
+        """False: nothing is ever stored."""
+        return False
+
+    async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        return None
+
+    async def _stat(self, key: NonEmptySafeStrTuple) -> Record | None:
+        return None
+
+    async def _write(self, key: NonEmptySafeStrTuple, data: bytes, expect: Expect) -> str | None:
+        if expect is not None and expect is not ITEM_NOT_AVAILABLE:
+            return None  # nothing is ever present, so no ETag can match
+        return str(next(_etags))
+
+    async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
+        return False
+
+    async def _scan(self, with_meta: bool) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
+        return
+        yield  # an async generator with nothing to give
+
+    async def _count(self) -> int:
+        return 0
+
+    def _subdict(self, prefix: SafeStrTuple) -> Self:
+        return type(self)(**self._param_dict())

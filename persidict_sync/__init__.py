@@ -1,0 +1,80 @@
+"""persidict_sync: the classic dict API over the async stores of persidict_async.
+
+Every store here is a ``MutableMapping`` driving the async store of the same
+name (available as ``.aio``). Local stores run inline in the calling thread;
+network stores run on one shared background event loop.
+"""
+
+from persidict_async import (
+    ALWAYS_RETRIEVE,
+    ANY_ETAG,
+    DELETE_CURRENT,
+    ETAG_HAS_CHANGED,
+    ETAG_IS_THE_SAME,
+    IF_ETAG_CHANGED,
+    ITEM_NOT_AVAILABLE,
+    KEEP_CURRENT,
+    NEVER_RETRIEVE,
+    VALUE_NOT_RETRIEVED,
+    BackendError,
+    Codec,
+    ConcurrencyConflictError,
+    ConditionalOperationResult,
+    CorruptValueError,
+    ETagConditionFlag,
+    ETagValue,
+    Joker,
+    MemoryBackend,
+    MutationPolicyError,
+    NonEmptyPersiDictKey,
+    NonEmptySafeStrTuple,
+    OperationResult,
+    PersiDictKey,
+    RetrieveValueFlag,
+    SafeStrTuple,
+    __version__,
+    get_codec,
+    get_safe_chars,
+    register_codec,
+    replace_unsafe_chars,
+)
+
+from ._facade import PersiDict
+from ._stores import EmptyDict, LocalDict
+
+__all__ = [
+    "ALWAYS_RETRIEVE",
+    "ANY_ETAG",
+    "DELETE_CURRENT",
+    "ETAG_HAS_CHANGED",
+    "ETAG_IS_THE_SAME",
+    "IF_ETAG_CHANGED",
+    "ITEM_NOT_AVAILABLE",
+    "KEEP_CURRENT",
+    "NEVER_RETRIEVE",
+    "VALUE_NOT_RETRIEVED",
+    "BackendError",
+    "Codec",
+    "ConcurrencyConflictError",
+    "ConditionalOperationResult",
+    "CorruptValueError",
+    "ETagConditionFlag",
+    "ETagValue",
+    "EmptyDict",
+    "Joker",
+    "LocalDict",
+    "MemoryBackend",
+    "MutationPolicyError",
+    "NonEmptyPersiDictKey",
+    "NonEmptySafeStrTuple",
+    "OperationResult",
+    "PersiDict",
+    "PersiDictKey",
+    "RetrieveValueFlag",
+    "SafeStrTuple",
+    "__version__",
+    "get_codec",
+    "get_safe_chars",
+    "register_codec",
+    "replace_unsafe_chars",
+]

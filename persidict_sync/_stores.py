@@ -1,0 +1,23 @@
+"""The sync facade of every store: each names the async class it drives."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import persidict_async as aio
+
+from ._facade import PersiDict
+
+V = TypeVar("V")
+
+
+class LocalDict(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.LocalDict` (same keyword arguments)."""
+
+    _async_class = aio.LocalDict
+
+
+class EmptyDict(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.EmptyDict` (same keyword arguments)."""
+
+    _async_class = aio.EmptyDict
