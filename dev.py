@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Project entry point that needs only Python: it makes .venv and installs into it.
+
+    python3 dev.py demo      # a short tour of the library on a temporary local store
+    python3 dev.py test      # the full test suite (what CI runs)
+    python3 dev.py nox -s lint typecheck bench   # any nox session
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed"
+
+
+def ensure_env() -> None:
+    """Create .venv and install the project with its dev extra (once per pyproject change)."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == digest and PY.exists():
+        return
+    if not PY.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    print("installing persidict-async[dev] into .venv ...", flush=True)
+    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-U", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(digest)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test", "nox"):
+        print(__doc__)
+        return 2
+    ensure_env()
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        args = [str(PY), "-m", "persidict_sync", "demo", *rest]
+    elif command == "test":
+        args = [str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *rest]
+    else:
+        args = [str(PY), "-m", "nox", *rest]
+    return subprocess.run(args, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

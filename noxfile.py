@@ -1,0 +1,43 @@
+"""Automation sessions: tests, lint, typecheck, bench, docs, s3_integration."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The full test suite."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", "persidict_async", "persidict_sync", "tests", "benchmarks")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over both packages."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "persidict_async", "persidict_sync")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks (peers are installed here only, never as library dependencies)."""
+    session.install("-e", ".[dev]", "persidict==0.309.0")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Run the documentation examples (docs/*.md code blocks are executed by tests)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-q", "tests/test_docs.py", *session.posargs)

@@ -1,0 +1,62 @@
+"""The backends of the contract matrix.
+
+Each backend is a factory ``make(tmp_path, **store_options) -> async store``.
+A later backend joins every contract test by adding itself to BACKENDS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import persidict_async as aio
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One entry of the matrix.
+
+    Attributes:
+        name: Test id.
+        make: Builds a fresh, empty async store under ``tmp_path``.
+        serialization_format: The values it holds ("pkl", "json", or text).
+        needs: Pytest fixture names the factory needs (e.g. an S3 server).
+    """
+
+    name: str
+    make: Callable[..., aio.PersiDict[Any]]
+    serialization_format: str = "pkl"
+    needs: tuple[str, ...] = ()
+
+
+def _local(fmt: str) -> Callable[..., aio.PersiDict[Any]]:
+    def make(tmp_path: Path, **options: Any) -> aio.PersiDict[Any]:
+        options.setdefault("serialization_format", fmt)
+        if fmt not in ("pkl", "json"):
+            options.setdefault("base_class_for_values", str)
+        return aio.LocalDict(**options)
+
+    return make
+
+
+BACKENDS: list[Backend] = [
+    Backend("local-pkl", _local("pkl")),
+    Backend("local-json", _local("json"), "json"),
+    Backend("local-txt", _local("txt"), "txt"),
+]
+
+
+def sample_values(fmt: str) -> list[Any]:
+    """Values every store of this format must round-trip exactly."""
+    if fmt == "pkl":
+        return [{"a": 1, "b": [1, 2]}, (1, "x", None), 3.5, "text", b"\x00bytes", {1, 2}, None]
+    if fmt == "json":
+        return [{"a": 1, "b": [1, 2]}, [1, "x", None], 3.5, "text", True, None, 0]
+    return ["text", "", "unicode ✓ ünï", "multi\nline"]
+
+
+def other_value(fmt: str) -> Any:
+    """A value different from every sample value."""
+    return "another" if fmt not in ("pkl", "json") else {"another": [9]}

@@ -1,0 +1,62 @@
+"""Fixtures of the contract matrix: every backend x both APIs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import persidict_async as aio
+import persidict_sync as sync
+
+from .adapters import Awaitified
+from .backends import BACKENDS, Backend
+
+pytest_plugins = ["tests.s3_server"]
+
+
+@pytest.fixture(params=BACKENDS, ids=[b.name for b in BACKENDS])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    spec: Backend = request.param
+    for fixture in spec.needs:
+        request.getfixturevalue(fixture)
+    return spec
+
+
+@pytest.fixture(params=["async", "sync"])
+def api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def make_store(
+    backend: Backend, api: str, tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
+    """Build stores of the backend under test, seen through the API under test."""
+    made: list[aio.PersiDict[Any]] = []
+    counter = iter(range(1_000_000))
+
+    def make(**options: Any) -> Any:
+        store = backend.make(tmp_path / f"s{next(counter)}", **options)
+        made.append(store)
+        return store if api == "async" else Awaitified(sync.PersiDict.wrap(store))
+
+    yield make
+    for store in made:
+        if api == "sync":
+            sync.PersiDict.wrap(store).close()
+        else:
+            await store.aclose()
+
+
+@pytest.fixture
+def store(make_store: Callable[..., Any]) -> Any:
+    """A fresh, empty store of the backend and API under test."""
+    return make_store()
+
+
+@pytest.fixture
+def fmt(backend: Backend) -> str:
+    return backend.serialization_format
