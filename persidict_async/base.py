@@ -489,6 +489,13 @@ class PersiDict(ABC, Generic[V]):
 
     # ------------------------------------------------------------------ batches
 
+    def _batch_limit(self, max_concurrency: int | None) -> int:
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        if not self.does_blocking_io and self.runs_inline:
+            return 1  # pure in-memory work gains nothing from concurrency
+        return max_concurrency or self._max_concurrency
+
     async def get_many(
         self, keys: Iterable[Any], *, default: Any = _MISSING, max_concurrency: int | None = None
     ) -> list[V | Any]:
@@ -509,7 +516,7 @@ class PersiDict(ABC, Generic[V]):
                 return default
             return self._decode(k, record.data)
 
-        return await bounded_map(one, normalised, max_concurrency or self._max_concurrency)
+        return await bounded_map(one, normalised, self._batch_limit(max_concurrency))
 
     async def set_many(
         self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], *,
@@ -529,7 +536,7 @@ class PersiDict(ABC, Generic[V]):
         async def one(pair: tuple[NonEmptySafeStrTuple, Any]) -> None:
             await self.set_item(pair[0], pair[1])
 
-        await bounded_map(one, prepared, max_concurrency or self._max_concurrency)
+        await bounded_map(one, prepared, self._batch_limit(max_concurrency))
 
     async def delete_many(
         self, keys: Iterable[Any], *, missing_ok: bool = False,
@@ -551,7 +558,7 @@ class PersiDict(ABC, Generic[V]):
                 raise KeyError(k)
             return deleted
 
-        done = await bounded_map(one, normalised, max_concurrency or self._max_concurrency)
+        done = await bounded_map(one, normalised, self._batch_limit(max_concurrency))
         return sum(done)
 
     # ------------------------------------------------------------------ conditional

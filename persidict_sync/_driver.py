@@ -35,20 +35,15 @@ PAGE_SIZE = 256
 EXIT_TIMEOUT = 5.0
 
 
-def run_inline(coro: Coroutine[Any, Any, T], blocking_io: bool = True) -> T:
-    """Run a coroutine that performs only local I/O to completion, in this thread.
-
-    ``blocking_io=False`` (pure in-memory stores) skips marking the context,
-    which only ``run_io`` reads.
-    """
-    token = _INLINE.set(True) if blocking_io else None
+def run_inline(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that performs only local I/O to completion, in this thread."""
+    token = _INLINE.set(True)
     try:
         coro.send(None)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     finally:
-        if token is not None:
-            _INLINE.reset(token)
+        _INLINE.reset(token)
     coro.close()
     raise RuntimeError(
         "a local store's coroutine waited on an event loop; it cannot be driven inline"
@@ -149,9 +144,9 @@ def run_on_portal(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-def run(coro: Coroutine[Any, Any, T], inline: bool, blocking_io: bool = True) -> T:
+def run(coro: Coroutine[Any, Any, T], inline: bool) -> T:
     """Run a store coroutine inline (local I/O) or on the portal (network I/O)."""
-    return run_inline(coro, blocking_io) if inline else run_on_portal(coro)
+    return run_inline(coro) if inline else run_on_portal(coro)
 
 
 async def _take(agen: AsyncIterator[T], n: int) -> tuple[list[T], bool]:
@@ -170,13 +165,13 @@ async def _aclose(agen: AsyncIterator[Any]) -> None:
         await aclose()
 
 
-def iterate(agen: AsyncIterator[T], inline: bool, blocking_io: bool = True) -> Iterator[T]:
+def iterate(agen: AsyncIterator[T], inline: bool) -> Iterator[T]:
     """Turn an async iterator of a store into a lazy sync iterator."""
     try:
         if inline:
             while True:
                 try:
-                    item = run_inline(agen.__anext__(), blocking_io)  # type: ignore[arg-type]
+                    item = run_inline(agen.__anext__())  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     return
                 yield item
@@ -186,4 +181,4 @@ def iterate(agen: AsyncIterator[T], inline: bool, blocking_io: bool = True) -> I
                 page, done = run_on_portal(_take(agen, PAGE_SIZE))
                 yield from page
     finally:
-        run(_aclose(agen), inline, blocking_io)
+        run(_aclose(agen), inline)

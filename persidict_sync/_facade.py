@@ -44,7 +44,7 @@ def to_async(value: Any) -> Any:
         return value.aio
     if isinstance(value, dict):
         return {k: to_async(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if type(value) in (list, tuple):
         return type(value)(to_async(v) for v in value)
     return value
 
@@ -69,7 +69,6 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     _is_persidict_facade: ClassVar[bool] = True
     aio: aio.PersiDict[V]
     _inline: bool
-    _blocking: bool
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,7 +81,6 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     def _attach(self, store: aio.PersiDict[V]) -> None:
         self.aio = store
         self._inline = store.runs_inline
-        self._blocking = store.does_blocking_io
 
     @classmethod
     def wrap(cls, store: aio.PersiDict[T]) -> PersiDict[T]:
@@ -98,19 +96,19 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         return obj
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return run(coro, self._inline, self._blocking)
+        return run(coro, self._inline)
 
     # ------------------------------------------------------------------ dict protocol
 
     # The two hottest paths skip one call layer for inline stores.
     def __getitem__(self, key: Any) -> V:
         if self._inline:
-            return run_inline(self.aio.get_item(key), self._blocking)
+            return run_inline(self.aio.get_item(key))
         return self._run(self.aio.get_item(key))
 
     def __setitem__(self, key: Any, value: V | Joker) -> None:
         if self._inline:
-            run_inline(self.aio.set_item(key, value), self._blocking)
+            run_inline(self.aio.set_item(key, value))
         else:
             self._run(self.aio.set_item(key, value))
 
@@ -127,7 +125,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         return not self._run(self.aio.is_empty())
 
     def __iter__(self) -> Iterator[NonEmptySafeStrTuple]:
-        return iterate(self.aio.keys(), self._inline, self._blocking)
+        return iterate(self.aio.keys(), self._inline)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PersiDict) and other.aio is self.aio:
@@ -159,7 +157,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     def __getattr__(self, name: str) -> Any:
         # Plain attributes of the async store (base_dir, bucket_name ...) show through;
         # coroutine methods do not, they have sync twins here.
-        if name.startswith("__") or name in ("aio", "_inline", "_blocking"):
+        if name.startswith("__") or name in ("aio", "_inline"):
             raise AttributeError(name)
         value = getattr(self.aio, name)
         if callable(value) and not isinstance(value, type):
@@ -261,15 +259,15 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
 
     def keys_and_timestamps(self) -> Iterator[tuple[NonEmptySafeStrTuple, float]]:
         """Iterate over (key, last modification time)."""
-        return iterate(self.aio.keys_and_timestamps(), self._inline, self._blocking)
+        return iterate(self.aio.keys_and_timestamps(), self._inline)
 
     def values_and_timestamps(self) -> Iterator[tuple[V, float]]:
         """Iterate over (value, last modification time)."""
-        return iterate(self.aio.values_and_timestamps(), self._inline, self._blocking)
+        return iterate(self.aio.values_and_timestamps(), self._inline)
 
     def items_and_timestamps(self) -> Iterator[tuple[NonEmptySafeStrTuple, V, float]]:
         """Iterate over (key, value, last modification time)."""
-        return iterate(self.aio.items_and_timestamps(), self._inline, self._blocking)
+        return iterate(self.aio.items_and_timestamps(), self._inline)
 
     def get_subdict(self, prefix: Any) -> Self:
         """A store of the same class holding the keys under ``prefix``."""
@@ -358,11 +356,11 @@ class _Values(ValuesView[V]):
     _mapping: PersiDict[V]
 
     def __iter__(self) -> Iterator[V]:
-        return iterate(self._mapping.aio.values(), self._mapping._inline, self._mapping._blocking)
+        return iterate(self._mapping.aio.values(), self._mapping._inline)
 
 
 class _Items(ItemsView[NonEmptySafeStrTuple, V]):
     _mapping: PersiDict[V]
 
     def __iter__(self) -> Iterator[tuple[NonEmptySafeStrTuple, V]]:
-        return iterate(self._mapping.aio.items(), self._mapping._inline, self._mapping._blocking)
+        return iterate(self._mapping.aio.items(), self._mapping._inline)

@@ -73,9 +73,9 @@ class Awaitified:
         return f"Awaitified({self.facade!r})"
 
 
-def reopen(store: Any) -> Any:
-    """A second instance addressing the same data (built from get_params())."""
+def reopen(store: Any, **params: Any) -> Any:
+    """A second instance addressing the same data (built from get_params(), or ``params``)."""
     if isinstance(store, Awaitified):
         facade = store.facade
-        return Awaitified(type(facade)(**facade.get_params()))
-    return type(store)(**store.get_params())
+        return Awaitified(type(facade)(**(params or facade.get_params())))
+    return type(store)(**(params or store.get_params()))
