@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar, TypeVarTuple, Unpack
+from typing import TypeVar, TypeVarTuple
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -35,7 +35,7 @@ def inline_mode() -> Iterator[None]:
         _INLINE.reset(token)
 
 
-async def run_io(fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]) -> T:
+async def run_io(fn: Callable[[*Ts], T], *args: *Ts) -> T:
     """Run a blocking function: directly when inline, else in a worker thread."""
     if _INLINE.get():
         return fn(*args)

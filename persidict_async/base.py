@@ -299,7 +299,7 @@ class PersiDict(ABC, Generic[V]):
         except KeyError:
             return default
 
-    async def setdefault(self, key: Any, default: V | None = None) -> V:
+    async def setdefault(self, key: Any, default: Any = None) -> V:
         """Return the value of ``key``, inserting ``default`` first if absent (atomic)."""
         if isinstance(default, Joker):
             raise TypeError("setdefault() does not accept jokers")
@@ -346,7 +346,7 @@ class PersiDict(ABC, Generic[V]):
         elif isinstance(other, Mapping):
             pairs.extend(other.items())
         elif hasattr(other, "keys"):
-            pairs.extend((k, other[k]) for k in other.keys())
+            pairs.extend((k, other[k]) for k in other.keys())  # noqa: SIM118 - not a Mapping
         else:
             pairs.extend(other)
         pairs.extend(kwargs.items())
@@ -589,7 +589,7 @@ class PersiDict(ABC, Generic[V]):
         if record is None:
             return ConditionalOperationResult(satisfied, ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE,
                                               ITEM_NOT_AVAILABLE)  # fmt: skip
-        value = VALUE_NOT_RETRIEVED
+        value: Any = VALUE_NOT_RETRIEVED
         if record.data is not None and retrieve is not NEVER_RETRIEVE:
             if retrieve is ALWAYS_RETRIEVE or expected != record.etag:
                 value = self._decode(key, record.data)
@@ -653,7 +653,8 @@ class PersiDict(ABC, Generic[V]):
                     raise MutationPolicyError("append-only", f"key {k!r} already exists")
                 new_etag = await self._write(k, data, actual)
                 if new_etag is not None:
-                    return ConditionalOperationResult(True, actual, new_etag, value)
+                    written: Any = value
+                    return ConditionalOperationResult(True, actual, new_etag, written)
             record = await self._stat(k)  # lost a race: evaluate again on the new state
 
     async def setdefault_if(

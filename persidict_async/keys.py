@@ -88,7 +88,7 @@ class SafeStrTuple(tuple[str, ...]):
     def __new__(cls, *args: Any) -> SafeStrTuple:
         """Build and validate a tuple from the given components."""
         if len(args) == 1 and type(args[0]) is cls:
-            return args[0]  # type: ignore[no-any-return]
+            return args[0]
         parts: list[str] = []
         _flatten(args, parts)
         return _make(cls, parts)
@@ -113,7 +113,7 @@ class SafeStrTuple(tuple[str, ...]):
 
     __hash__ = tuple.__hash__
 
-    def __add__(self, other: object) -> SafeStrTuple:  # type: ignore[override]
+    def __add__(self, other: object) -> SafeStrTuple:
         return SafeStrTuple(self, other)
 
     def __radd__(self, other: object) -> SafeStrTuple:
@@ -125,7 +125,7 @@ class SafeStrTuple(tuple[str, ...]):
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (type(self), tuple(self))
 
-    def __getnewargs__(self) -> tuple[Any, ...]:  # type: ignore[override]
+    def __getnewargs__(self) -> tuple[Any, ...]:
         return tuple(self)
 
 
@@ -139,7 +139,7 @@ class NonEmptySafeStrTuple(SafeStrTuple):
         if len(args) == 1:
             only = args[0]
             if type(only) is cls:
-                return only  # type: ignore[no-any-return]
+                return only
             if type(only) is str:
                 return _key_from_str(only)
         parts: list[str] = []

@@ -12,7 +12,10 @@ from . import ETAG_IS_THE_SAME, ITEM_NOT_AVAILABLE, LocalDict
 
 def run(out: TextIO) -> int:
     """Print a short tour of the library; return 0."""
-    say = lambda *a: print(*a, file=out)  # noqa: E731
+
+    def say(*parts: object) -> None:
+        print(*parts, file=out)
+
     say("== sync: a dict that persists ==")
     d: LocalDict[object] = LocalDict()
     d["greeting"] = "hello"

@@ -138,10 +138,11 @@ def run_on_portal(coro: Coroutine[Any, Any, T]) -> T:
         raise RuntimeError("the sync facade cannot be used from its own event loop thread")
     future = _PORTAL.get().start_task_soon(_await, coro)
     try:
-        return future.result()
+        result: T = future.result()
     except KeyboardInterrupt:
         future.cancel()  # cancels the coroutine's task on the loop
         raise
+    return result
 
 
 def run(coro: Coroutine[Any, Any, T], inline: bool) -> T:
@@ -171,7 +172,7 @@ def iterate(agen: AsyncIterator[T], inline: bool) -> Iterator[T]:
         if inline:
             while True:
                 try:
-                    item = run_inline(agen.__anext__())  # type: ignore[arg-type]
+                    item: T = run_inline(agen.__anext__())  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     return
                 yield item

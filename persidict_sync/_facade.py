@@ -15,7 +15,7 @@ from collections.abc import (
 )
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-import persidict_async as aio
+import persidict_async as core
 from persidict_async.base import _MISSING
 from persidict_async.flags import (
     IF_ETAG_CHANGED,
@@ -51,7 +51,7 @@ def to_async(value: Any) -> Any:
 
 def to_sync(value: Any) -> Any:
     """Wrap async stores (also inside dicts) in their sync facades."""
-    if isinstance(value, aio.PersiDict):
+    if isinstance(value, core.PersiDict):
         return PersiDict.wrap(value)
     if isinstance(value, dict):
         return {k: to_sync(v) for k, v in value.items()}
@@ -65,9 +65,9 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     store itself is available as ``.aio``.
     """
 
-    _async_class: ClassVar[type[aio.PersiDict[Any]]] = aio.PersiDict
+    _async_class: ClassVar[type[core.PersiDict[Any]]] = core.PersiDict  # type: ignore[type-abstract]
     _is_persidict_facade: ClassVar[bool] = True
-    aio: aio.PersiDict[V]
+    aio: core.PersiDict[V]
     _inline: bool
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -78,12 +78,12 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         """Create the async store with the same keyword arguments and drive it."""
         self._attach(self._async_class(**to_async(kwargs)))
 
-    def _attach(self, store: aio.PersiDict[V]) -> None:
+    def _attach(self, store: core.PersiDict[V]) -> None:
         self.aio = store
         self._inline = store.runs_inline
 
     @classmethod
-    def wrap(cls, store: aio.PersiDict[T]) -> PersiDict[T]:
+    def wrap(cls, store: core.PersiDict[T]) -> PersiDict[T]:
         """The sync facade of an async store (its most specific registered class)."""
         for klass in type(store).__mro__:
             facade = _FACADES.get(klass)

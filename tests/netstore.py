@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 
@@ -17,8 +17,8 @@ from persidict_async.keys import NonEmptySafeStrTuple
 class NetDict(aio.LocalDict[Any]):
     """A LocalDict whose reads await the event loop, like a network client would."""
 
-    threads: set[str] = set()
-    closed = 0
+    threads: ClassVar[set[str]] = set()
+    closed: ClassVar[int] = 0
 
     @property
     def runs_inline(self) -> bool:

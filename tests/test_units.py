@@ -55,7 +55,7 @@ def test_safe_str_tuple_normalisation_and_equality() -> None:
     assert hash(t) == hash(("a", "b", "c", "d"))
     assert SafeStrTuple("x") == "x" and SafeStrTuple("x") != "y"
     assert SafeStrTuple() == () and len(SafeStrTuple()) == 0
-    assert SafeStrTuple("a") + ("b",) == ("a", "b")
+    assert SafeStrTuple("a") + ("b",) == ("a", "b")  # noqa: RUF005 - testing __add__
     assert isinstance(SafeStrTuple("a") + "b", SafeStrTuple)
     assert {SafeStrTuple("a", "b"): 1}[("a", "b")] == 1
     assert pickle.loads(pickle.dumps(t)) == t and type(pickle.loads(pickle.dumps(t))) is SafeStrTuple
