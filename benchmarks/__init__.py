@@ -1,0 +1,1 @@
+"""Benchmarks of persidict-async (not part of the installed package)."""

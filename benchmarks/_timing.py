@@ -1,0 +1,19 @@
+"""Small timing helpers shared by the benchmarks: medians of repeated runs."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def per_call_us(fn: Callable[[], object], number: int, repeat: int = 7) -> tuple[float, float, float]:
+    """Time ``fn`` (``number`` calls per run, ``repeat`` runs); return median, min, max in us."""
+    fn()  # warm-up
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        runs.append((time.perf_counter() - start) / number * 1e6)
+    return statistics.median(runs), min(runs), max(runs)
