@@ -9,6 +9,7 @@ from ._version import __version__
 from .base import PersiDict
 from .codecs import Codec, get_codec, register_codec
 from .errors import BackendError, ConcurrencyConflictError, CorruptValueError, MutationPolicyError
+from .files import FileDirDict
 from .flags import (
     ALWAYS_RETRIEVE,
     ANY_ETAG,
@@ -56,6 +57,7 @@ __all__ = [
     "ETagConditionFlag",
     "ETagValue",
     "EmptyDict",
+    "FileDirDict",
     "Joker",
     "LocalDict",
     "MemoryBackend",

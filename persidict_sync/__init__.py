@@ -40,7 +40,7 @@ from persidict_async import (
 )
 
 from ._facade import PersiDict
-from ._stores import EmptyDict, LocalDict
+from ._stores import EmptyDict, FileDirDict, LocalDict
 
 __all__ = [
     "ALWAYS_RETRIEVE",
@@ -61,6 +61,7 @@ __all__ = [
     "ETagConditionFlag",
     "ETagValue",
     "EmptyDict",
+    "FileDirDict",
     "Joker",
     "LocalDict",
     "MemoryBackend",

@@ -17,6 +17,12 @@ class LocalDict(PersiDict[V]):
     _async_class = aio.LocalDict
 
 
+class FileDirDict(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.FileDirDict` (same keyword arguments)."""
+
+    _async_class = aio.FileDirDict
+
+
 class EmptyDict(PersiDict[V]):
     """Sync facade of :class:`persidict_async.EmptyDict` (same keyword arguments)."""
 

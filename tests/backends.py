@@ -41,10 +41,24 @@ def _local(fmt: str) -> Callable[..., aio.PersiDict[Any]]:
     return make
 
 
+def _files(fmt: str) -> Callable[..., aio.PersiDict[Any]]:
+    def make(tmp_path: Path, **options: Any) -> aio.PersiDict[Any]:
+        options.setdefault("serialization_format", fmt)
+        if fmt not in ("pkl", "json"):
+            options.setdefault("base_class_for_values", str)
+        options.setdefault("durable", False)  # fsyncs would only slow the matrix down
+        return aio.FileDirDict(base_dir=tmp_path, **options)
+
+    return make
+
+
 BACKENDS: list[Backend] = [
     Backend("local-pkl", _local("pkl")),
     Backend("local-json", _local("json"), "json"),
     Backend("local-txt", _local("txt"), "txt"),
+    Backend("files-pkl", _files("pkl")),
+    Backend("files-json", _files("json"), "json"),
+    Backend("files-txt", _files("txt"), "txt"),
 ]
 
 

@@ -1,0 +1,442 @@
+"""FileDirDict: one file per key in a directory tree on a local disk.
+
+A key ("a", "b") of a ``pkl`` store lives in ``base_dir/a_XXXX/b_XXXX.pkl``
+where ``_XXXX`` is a short digest of the component (so that keys differing
+only in case stay apart on case-insensitive file systems).
+
+Writes go to a temporary file in the target directory, which is then renamed
+over the target: readers see the old value or the new one, never a mix.
+Mutations of one key are serialised by a short flock (see ``_filelock``), so
+conditional operations are atomic across threads and processes of one host.
+Each blocking operation is one function, run with one ``run_io`` call.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import random
+import stat
+import threading
+import time
+from collections.abc import AsyncIterator, Generator, Iterator
+from functools import lru_cache
+from typing import Any, ClassVar, Self, TypeVar
+
+from . import _filelock
+from ._io import run_io
+from .base import Expect, PersiDict, Record
+from .errors import BackendError
+from .flags import ITEM_NOT_AVAILABLE, ItemNotAvailableFlag
+from .keys import _SAFE_COMPONENT, NonEmptySafeStrTuple, SafeStrTuple, trusted_key
+
+__all__ = ["FileDirDict"]
+
+V = TypeVar("V")
+
+_NAME_MAX = 255
+_MAX_DIGEST_LEN = 26  # significant characters of base32(md5)
+_TEMP_PREFIX = ".#tmp."
+_HIDDEN_PREFIX = ".#"  # temp files and the lock folder: '#' never appears in a key
+_SCAN_BATCH = 1024  # entries fetched per worker-thread hop while iterating
+
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a stray FIFO must not hang
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0)
+
+
+@lru_cache(maxsize=1 << 16)
+def _signed(component: str, digest_len: int) -> str:
+    if not digest_len:
+        return component
+    digest = base64.b32encode(hashlib.md5(component.encode()).digest()).decode()
+    return f"{component}_{digest[:digest_len].lower()}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _unsigned(name: str, digest_len: int) -> str | None:
+    """The key component stored under a file or folder name, None for foreign names."""
+    if digest_len:
+        component = name[: -digest_len - 1]
+        if not component or _signed(component, digest_len) != name:
+            return None
+    else:
+        component = name
+    if not _SAFE_COMPONENT.fullmatch(component) or component in (".", ".."):
+        return None
+    return component
+
+
+# Modification times are set from this process-wide, strictly increasing clock.
+# The kernel's file clock ticks only every few ms and inodes are reused, so
+# (mtime, inode, size) alone could repeat an earlier ETag of the same key.
+_ns_lock = threading.Lock()
+_last_ns = 0
+
+
+def _unique_ns() -> int:
+    global _last_ns
+    now = time.time_ns()
+    with _ns_lock:
+        if now <= _last_ns:
+            now = _last_ns + 1
+        _last_ns = now
+    return now
+
+
+def _etag(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns:x}-{st.st_ino:x}-{st.st_size:x}"
+
+
+def _current_etag(path: str) -> str | ItemNotAvailableFlag:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return ITEM_NOT_AVAILABLE
+    return _etag(st) if stat.S_ISREG(st.st_mode) else ITEM_NOT_AVAILABLE
+
+
+def _fsync_dir(dirpath: str) -> None:
+    fd = os.open(dirpath, _DIR_FLAGS)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _take(it: Iterator[Any], n: int) -> list[Any]:
+    batch = []
+    for item in it:
+        batch.append(item)
+        if len(batch) >= n:
+            break
+    return batch
+
+
+class FileDirDict(PersiDict[V]):
+    """A persistent dict storing each value in its own file under ``base_dir``.
+
+    Args:
+        base_dir: Root folder of the store (created if missing).
+        serialization_format: "pkl", "json", or any other name for UTF-8 text;
+            also the files' extension. Files of other formats are ignored.
+        append_only: Refuse overwrites and deletions.
+        digest_len: Characters of the digest suffix added to every path
+            component (0 disables the suffix).
+        base_class_for_values: Values must be instances of it.
+        durable: fsync each file and its folder so a written value survives a
+            power loss. False skips the fsyncs (faster; fine for caches): a crash
+            may then lose recent writes, but never leaves a partial value.
+    """
+
+    _backend_name: ClassVar[str] = "files"
+    STALE_TEMP_SECONDS: ClassVar[float] = 600.0
+    """Temporary files older than this are a crashed writer's; scans remove them."""
+
+    def __init__(
+        self,
+        *,
+        base_dir: str | os.PathLike[str] = "__file_dir_dict__",
+        serialization_format: str = "pkl",
+        append_only: bool = False,
+        digest_len: int = 4,
+        base_class_for_values: type | None = None,
+        durable: bool = True,
+    ) -> None:
+        if isinstance(digest_len, bool) or not isinstance(digest_len, int):
+            raise TypeError(f"digest_len must be an int, got {digest_len!r}")
+        if not 0 <= digest_len <= _MAX_DIGEST_LEN:
+            raise ValueError(f"digest_len must be between 0 and {_MAX_DIGEST_LEN}, got {digest_len}")
+        if not isinstance(durable, bool):
+            raise TypeError(f"durable must be a bool, got {durable!r}")
+        if isinstance(serialization_format, str):
+            # A file name is the component, its digest suffix and the extension.
+            limit = _NAME_MAX - (digest_len + 1 if digest_len else 0) - 1 - len(serialization_format)
+            if limit < 1:
+                raise ValueError(f"serialization_format {serialization_format!r} is too long")
+            self._component_limit = limit  # type: ignore[misc]  # depends on the instance
+        super().__init__(
+            serialization_format=serialization_format,
+            append_only=append_only,
+            base_class_for_values=base_class_for_values,
+        )
+        path = os.fspath(base_dir)
+        if not isinstance(path, str) or not path:
+            raise TypeError(f"base_dir must be a non-empty str or path, got {base_dir!r}")
+        self.base_dir = os.path.abspath(path)
+        self.digest_len = digest_len
+        self.durable = durable
+        self._ext = "." + serialization_format
+        try:
+            os.makedirs(self.base_dir, exist_ok=True)
+        except OSError as exc:
+            raise BackendError(
+                f"cannot use {self.base_dir!r} as the folder of a FileDirDict: {exc}",
+                backend=self._backend_name,
+                operation="open",
+            ) from exc
+
+    def _param_dict(self) -> dict[str, Any]:
+        return {
+            **super()._param_dict(),
+            "base_dir": self.base_dir,
+            "digest_len": self.digest_len,
+            "durable": self.durable,
+        }
+
+    def _subdict(self, prefix: SafeStrTuple) -> Self:
+        params = self._param_dict()
+        params["base_dir"] = "/".join([self.base_dir, *(_signed(c, self.digest_len) for c in prefix)])
+        return type(self)(**params)
+
+    # ------------------------------------------------------------------ paths and errors
+
+    def _locate(self, key: NonEmptySafeStrTuple) -> tuple[str, str]:
+        """The folder and the file name of ``key``."""
+        n = self.digest_len
+        if len(key) == 1:
+            return self.base_dir, _signed(key[0], n) + self._ext
+        parts = [_signed(c, n) for c in key]
+        return "/".join([self.base_dir, *parts[:-1]]), parts[-1] + self._ext
+
+    def _failure(self, operation: str, key: NonEmptySafeStrTuple, exc: OSError) -> BackendError:
+        error = BackendError(
+            f"FileDirDict could not {operation} key {key!r} under {self.base_dir!r}: "
+            f"{type(exc).__name__}: {exc}",
+            backend=self._backend_name,
+            operation=operation,
+            key=key,
+        )
+        error.errno = exc.errno  # type: ignore[attr-defined]  # lets callers test ENOSPC etc.
+        return error
+
+    def _make_dirs(self, dirpath: str) -> None:
+        missing = []
+        path = dirpath
+        while not os.path.isdir(path):
+            missing.append(path)
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+        for path in reversed(missing):
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            if self.durable:
+                _fsync_dir(os.path.dirname(path))
+
+    def _create_temp(self, dirpath: str) -> tuple[str, int]:
+        made_dirs = False
+        while True:
+            tmp = f"{dirpath}/{_TEMP_PREFIX}{os.getpid():x}.{random.getrandbits(64):016x}"
+            try:
+                return tmp, os.open(tmp, _TEMP_FLAGS, 0o666)
+            except FileExistsError:
+                continue
+            except FileNotFoundError:
+                if made_dirs:
+                    raise
+                self._make_dirs(dirpath)
+                made_dirs = True
+
+    # ------------------------------------------------------------------ blocking operations
+
+    def _read_file(
+        self, key: NonEmptySafeStrTuple, path: str, if_none_match: str | None
+    ) -> Record | None:
+        try:
+            fd = os.open(path, _READ_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._failure("read", key, exc) from exc
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            etag = _etag(st)
+            size = st.st_size
+            if etag == if_none_match:
+                return Record(etag, st.st_mtime, size)
+            data = os.read(fd, size) if size else b""
+            if len(data) < size:  # only for huge files (one read stops at 2 GiB)
+                chunks = [data]
+                while chunk := os.read(fd, 1 << 30):
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+            return Record(etag, st.st_mtime, size, data)
+        except OSError as exc:
+            raise self._failure("read", key, exc) from exc
+        finally:
+            os.close(fd)
+
+    def _stat_file(self, key: NonEmptySafeStrTuple, path: str) -> Record | None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._failure("stat", key, exc) from exc
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return Record(_etag(st), st.st_mtime, st.st_size)
+
+    def _write_file(
+        self, key: NonEmptySafeStrTuple, dirpath: str, name: str, data: bytes, expect: Expect
+    ) -> str | None:
+        try:
+            tmp, fd = self._create_temp(dirpath)
+        except OSError as exc:
+            raise self._failure("write", key, exc) from exc
+        try:
+            try:
+                written = os.write(fd, data)
+                if written < len(data):
+                    view = memoryview(data)[written:]
+                    while view:
+                        view = view[os.write(fd, view) :]
+                ns = _unique_ns()
+                os.utime(fd, ns=(ns, ns))
+                if self.durable:
+                    os.fsync(fd)
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            path = f"{dirpath}/{name}"
+            # Only the check and the rename need the lock; the slow part is done.
+            lock = _filelock.acquire(dirpath, name)
+            try:
+                if expect is not None:
+                    current = _current_etag(path)
+                    if current is not expect and current != expect:
+                        os.unlink(tmp)
+                        return None
+                os.replace(tmp, path)
+            finally:
+                _filelock.release(lock)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if isinstance(exc, OSError):
+                raise self._failure("write", key, exc) from exc
+            raise
+        if self.durable:
+            try:
+                _fsync_dir(dirpath)
+            except OSError as exc:
+                raise self._failure("write", key, exc) from exc
+        return _etag(st)
+
+    def _delete_file(
+        self, key: NonEmptySafeStrTuple, dirpath: str, name: str, expect: str | None
+    ) -> bool:
+        path = f"{dirpath}/{name}"
+        try:
+            if _current_etag(path) is ITEM_NOT_AVAILABLE:
+                return False  # also keeps the folder free of a lock folder
+            lock = _filelock.acquire(dirpath, name)
+            try:
+                current = _current_etag(path)
+                if current is ITEM_NOT_AVAILABLE or (expect is not None and current != expect):
+                    return False
+                os.unlink(path)
+            finally:
+                _filelock.release(lock)
+            if self.durable:
+                _fsync_dir(dirpath)
+        except OSError as exc:
+            raise self._failure("delete", key, exc) from exc
+        return True
+
+    def _remove_if_stale(self, entry: os.DirEntry[str], before: float) -> None:
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < before:
+                os.unlink(entry.path)
+        except OSError:
+            pass  # another scanner removed it, or it is not ours to remove
+
+    def _walk(
+        self, with_meta: bool
+    ) -> Generator[tuple[NonEmptySafeStrTuple, Record | None], None, None]:
+        """Every key, found with os.scandir (values are never read)."""
+        ext = self._ext
+        n_ext = len(ext)
+        n = self.digest_len
+        stale_before = time.time() - self.STALE_TEMP_SECONDS
+        stack: list[tuple[str, tuple[str, ...]]] = [(self.base_dir, ())]
+        while stack:
+            dirpath, prefix = stack.pop()
+            try:
+                entries = os.scandir(dirpath)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith(_HIDDEN_PREFIX):
+                        if name.startswith(_TEMP_PREFIX):
+                            self._remove_if_stale(entry, stale_before)
+                        continue
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if is_dir:
+                        component = _unsigned(name, n)
+                        if component is not None:
+                            stack.append((entry.path, (*prefix, component)))
+                        continue
+                    if not name.endswith(ext):
+                        continue
+                    component = _unsigned(name[:-n_ext], n)
+                    if component is None:
+                        continue
+                    record = None
+                    if with_meta:
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            continue  # deleted meanwhile
+                        record = Record(_etag(st), st.st_mtime, st.st_size)
+                    yield trusted_key((*prefix, component)), record
+
+    def _count_files(self) -> int:
+        return sum(1 for _ in self._walk(False))
+
+    # ------------------------------------------------------------------ primitives
+
+    async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        dirpath, name = self._locate(key)
+        return await run_io(self._read_file, key, f"{dirpath}/{name}", if_none_match)
+
+    async def _stat(self, key: NonEmptySafeStrTuple) -> Record | None:
+        dirpath, name = self._locate(key)
+        return await run_io(self._stat_file, key, f"{dirpath}/{name}")
+
+    async def _write(self, key: NonEmptySafeStrTuple, data: bytes, expect: Expect) -> str | None:
+        dirpath, name = self._locate(key)
+        return await run_io(self._write_file, key, dirpath, name, data, expect)
+
+    async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
+        dirpath, name = self._locate(key)
+        return await run_io(self._delete_file, key, dirpath, name, expect)
+
+    async def _scan(self, with_meta: bool) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
+        walker = self._walk(with_meta)
+        try:
+            while True:
+                batch = await run_io(_take, walker, _SCAN_BATCH)
+                for item in batch:
+                    yield item
+                if len(batch) < _SCAN_BATCH:
+                    return
+        finally:
+            walker.close()
+
+    async def _count(self) -> int:
+        return await run_io(self._count_files)
