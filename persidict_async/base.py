@@ -123,6 +123,8 @@ class PersiDict(ABC, Generic[V]):
         self._encode_value = self._codec.encode
         if self._component_limit is None:
             self._key = to_key  # type: ignore[method-assign]  # skip the limit check
+        if type(self)._read_value is PersiDict._read_value:
+            self._read_value = self._read  # type: ignore[method-assign]  # skip a call layer
 
     # ------------------------------------------------------------------ primitives
 
@@ -152,6 +154,14 @@ class PersiDict(ABC, Generic[V]):
     @abstractmethod
     def _subdict(self, prefix: SafeStrTuple) -> Self:
         """Return a store of the same class rooted at ``prefix``."""
+
+    async def _read_value(self, key: NonEmptySafeStrTuple) -> Record | None:
+        """Like ``_read`` where only the value matters (get, get_many, items).
+
+        A cached wrapper may answer from its cache: the record's ETag and mtime
+        need not be the authoritative ones.
+        """
+        return await self._read(key)
 
     async def _count(self) -> int:
         """Count the keys (backends override with something cheaper)."""
@@ -244,7 +254,7 @@ class PersiDict(ABC, Generic[V]):
     async def get_item(self, key: Any) -> V:
         """Return the value of ``key``; KeyError (with the normalised key) if absent."""
         k = self._key(key)
-        record = await self._read(k)
+        record = await self._read_value(k)
         if record is None or record.data is None:
             raise KeyError(k)
         return self._decode(k, record.data)
@@ -330,7 +340,9 @@ class PersiDict(ABC, Generic[V]):
         """Remove and return some (key, value) pair; KeyError if empty."""
         self._forbid_delete()
         while True:
-            key = await self.random_key()
+            key = None
+            async for key, _ in self._scan(False):
+                break  # any key will do; listing further would cost a full scan
             if key is None:
                 raise KeyError("popitem(): the store is empty")
             value = await self.pop(key, _MISSING_VALUE)
@@ -378,7 +390,7 @@ class PersiDict(ABC, Generic[V]):
     async def items(self) -> AsyncIterator[tuple[NonEmptySafeStrTuple, V]]:
         """Iterate over (key, value), skipping keys deleted meanwhile."""
         async for key, _ in self._scan(False):
-            record = await self._read(key)
+            record = await self._read_value(key)
             if record is not None and record.data is not None:
                 yield key, self._decode(key, record.data)
 
@@ -509,7 +521,7 @@ class PersiDict(ABC, Generic[V]):
         normalised = [self._key(k) for k in keys]
 
         async def one(k: NonEmptySafeStrTuple) -> Any:
-            record = await self._read(k)
+            record = await self._read_value(k)
             if record is None or record.data is None:
                 if default is _MISSING:
                     raise KeyError(k)
