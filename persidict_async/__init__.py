@@ -37,6 +37,7 @@ from .keys import (
     replace_unsafe_chars,
 )
 from .memory import EmptyDict, LocalDict, MemoryBackend
+from .wrappers import AppendOnlyDictCached, MutableDictCached, OverlappingMultiDict, WriteOnceDict
 
 __all__ = [
     "ALWAYS_RETRIEVE",
@@ -49,6 +50,7 @@ __all__ = [
     "KEEP_CURRENT",
     "NEVER_RETRIEVE",
     "VALUE_NOT_RETRIEVED",
+    "AppendOnlyDictCached",
     "BackendError",
     "Codec",
     "ConcurrencyConflictError",
@@ -61,14 +63,17 @@ __all__ = [
     "Joker",
     "LocalDict",
     "MemoryBackend",
+    "MutableDictCached",
     "MutationPolicyError",
     "NonEmptyPersiDictKey",
     "NonEmptySafeStrTuple",
     "OperationResult",
+    "OverlappingMultiDict",
     "PersiDict",
     "PersiDictKey",
     "RetrieveValueFlag",
     "SafeStrTuple",
+    "WriteOnceDict",
     "__version__",
     "get_codec",
     "get_safe_chars",

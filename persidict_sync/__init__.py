@@ -40,7 +40,15 @@ from persidict_async import (
 )
 
 from ._facade import PersiDict
-from ._stores import EmptyDict, FileDirDict, LocalDict
+from ._overlapping import OverlappingMultiDict
+from ._stores import (
+    AppendOnlyDictCached,
+    EmptyDict,
+    FileDirDict,
+    LocalDict,
+    MutableDictCached,
+    WriteOnceDict,
+)
 
 __all__ = [
     "ALWAYS_RETRIEVE",
@@ -53,6 +61,7 @@ __all__ = [
     "KEEP_CURRENT",
     "NEVER_RETRIEVE",
     "VALUE_NOT_RETRIEVED",
+    "AppendOnlyDictCached",
     "BackendError",
     "Codec",
     "ConcurrencyConflictError",
@@ -65,14 +74,17 @@ __all__ = [
     "Joker",
     "LocalDict",
     "MemoryBackend",
+    "MutableDictCached",
     "MutationPolicyError",
     "NonEmptyPersiDictKey",
     "NonEmptySafeStrTuple",
     "OperationResult",
+    "OverlappingMultiDict",
     "PersiDict",
     "PersiDictKey",
     "RetrieveValueFlag",
     "SafeStrTuple",
+    "WriteOnceDict",
     "__version__",
     "get_codec",
     "get_safe_chars",

@@ -27,3 +27,21 @@ class EmptyDict(PersiDict[V]):
     """Sync facade of :class:`persidict_async.EmptyDict` (same keyword arguments)."""
 
     _async_class = aio.EmptyDict
+
+
+class WriteOnceDict(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.WriteOnceDict` (same keyword arguments)."""
+
+    _async_class = aio.WriteOnceDict
+
+
+class MutableDictCached(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.MutableDictCached` (same keyword arguments)."""
+
+    _async_class = aio.MutableDictCached
+
+
+class AppendOnlyDictCached(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.AppendOnlyDictCached` (same keyword arguments)."""
+
+    _async_class = aio.AppendOnlyDictCached

@@ -52,6 +52,21 @@ def _files(fmt: str) -> Callable[..., aio.PersiDict[Any]]:
     return make
 
 
+def _cached(
+    main: Callable[..., aio.PersiDict[Any]], caches: Callable[..., aio.PersiDict[Any]]
+) -> Callable[..., aio.PersiDict[Any]]:
+    """MutableDictCached over a ``main`` store, with ``caches`` stores for data and ETags."""
+
+    def make(tmp_path: Path, **options: Any) -> aio.PersiDict[Any]:
+        return aio.MutableDictCached(
+            main_dict=main(tmp_path / "main", **options),
+            data_cache=caches(tmp_path / "data"),
+            etag_cache=caches(tmp_path / "etags", serialization_format="txt", base_class_for_values=str),
+        )
+
+    return make
+
+
 BACKENDS: list[Backend] = [
     Backend("local-pkl", _local("pkl")),
     Backend("local-json", _local("json"), "json"),
@@ -59,6 +74,10 @@ BACKENDS: list[Backend] = [
     Backend("files-pkl", _files("pkl")),
     Backend("files-json", _files("json"), "json"),
     Backend("files-txt", _files("txt"), "txt"),
+    Backend("cached-local-pkl", _cached(_local("pkl"), _local("pkl"))),
+    Backend("cached-local-json", _cached(_local("json"), _local("json")), "json"),
+    Backend("cached-local-txt", _cached(_local("txt"), _local("txt")), "txt"),
+    Backend("cached-files-pkl", _cached(_files("pkl"), _files("pkl"))),
 ]
 
 
