@@ -92,6 +92,8 @@ class PersiDict(ABC, Generic[V]):
     _backend_name: ClassVar[str] = "abstract"
     _max_concurrency: ClassVar[int] = 32
     _component_limit: ClassVar[int | None] = None
+    # Set by stores whose ``_read_value`` answers from a cache; others skip that call layer.
+    _reads_values_from_cache: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -123,8 +125,6 @@ class PersiDict(ABC, Generic[V]):
         self._encode_value = self._codec.encode
         if self._component_limit is None:
             self._key = to_key  # type: ignore[method-assign]  # skip the limit check
-        if type(self)._read_value is PersiDict._read_value:
-            self._read_value = self._read  # type: ignore[method-assign]  # skip a call layer
 
     # ------------------------------------------------------------------ primitives
 
@@ -158,8 +158,9 @@ class PersiDict(ABC, Generic[V]):
     async def _read_value(self, key: NonEmptySafeStrTuple) -> Record | None:
         """Like ``_read`` where only the value matters (get, get_many, items).
 
-        A cached wrapper may answer from its cache: the record's ETag and mtime
-        need not be the authoritative ones.
+        Used only when ``_reads_values_from_cache`` is set: a cached wrapper may
+        answer from its cache, so the record's ETag and mtime need not be the
+        authoritative ones.
         """
         return await self._read(key)
 
@@ -254,7 +255,7 @@ class PersiDict(ABC, Generic[V]):
     async def get_item(self, key: Any) -> V:
         """Return the value of ``key``; KeyError (with the normalised key) if absent."""
         k = self._key(key)
-        record = await self._read_value(k)
+        record = await (self._read_value(k) if self._reads_values_from_cache else self._read(k))
         if record is None or record.data is None:
             raise KeyError(k)
         return self._decode(k, record.data)
@@ -390,7 +391,9 @@ class PersiDict(ABC, Generic[V]):
     async def items(self) -> AsyncIterator[tuple[NonEmptySafeStrTuple, V]]:
         """Iterate over (key, value), skipping keys deleted meanwhile."""
         async for key, _ in self._scan(False):
-            record = await self._read_value(key)
+            record = await (
+                self._read_value(key) if self._reads_values_from_cache else self._read(key)
+            )
             if record is not None and record.data is not None:
                 yield key, self._decode(key, record.data)
 
@@ -521,7 +524,7 @@ class PersiDict(ABC, Generic[V]):
         normalised = [self._key(k) for k in keys]
 
         async def one(k: NonEmptySafeStrTuple) -> Any:
-            record = await self._read_value(k)
+            record = await (self._read_value(k) if self._reads_values_from_cache else self._read(k))
             if record is None or record.data is None:
                 if default is _MISSING:
                     raise KeyError(k)

@@ -32,6 +32,7 @@ class AppendOnlyDictCached(WrapperDict[V]):
     """
 
     _backend_name: ClassVar[str] = "append-only-cached"
+    _reads_values_from_cache: ClassVar[bool] = True
 
     def __init__(
         self,
