@@ -138,6 +138,15 @@ def test_validation() -> None:
     assert isinstance(facade.wrapped_dict, sync.LocalDict)
 
 
+def test_default_wrapped_dict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = sync.WriteOnceDict()
+    store["a"] = 1
+    store["a"] = 2
+    assert store["a"] == 1 and isinstance(store.wrapped_dict, sync.FileDirDict)
+    assert store.wrapped_dict.append_only
+
+
 def test_inline_flags(tmp_path: Path) -> None:
     over_memory = aio.WriteOnceDict(wrapped_dict=aio.LocalDict(append_only=True))
     assert over_memory.runs_inline and not over_memory.does_blocking_io

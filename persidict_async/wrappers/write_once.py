@@ -34,7 +34,8 @@ class WriteOnceDict(WrapperDict[V]):
     wrapped store's.
 
     Args:
-        wrapped_dict: The append-only store holding the data.
+        wrapped_dict: The append-only store holding the data (None: an append-only
+            FileDirDict in the default directory).
         p_consistency_checks: Probability (0 to 1) of checking a repeat write.
         serialization_format: See :class:`~persidict_async.wrappers._common.WrapperDict`.
         append_only: Always True (accepted so that get_params() round-trips).
@@ -46,12 +47,16 @@ class WriteOnceDict(WrapperDict[V]):
     def __init__(
         self,
         *,
-        wrapped_dict: PersiDict[Any],
+        wrapped_dict: PersiDict[Any] | None = None,
         p_consistency_checks: float | None = 0.0,
         serialization_format: str | None = None,
         append_only: bool | None = None,
         base_class_for_values: type | None = None,
     ) -> None:
+        if wrapped_dict is None:
+            from ..files import FileDirDict  # imported late: files imports the base, not wrappers
+
+            wrapped_dict = FileDirDict(append_only=True)
         wrapped = check_store("wrapped_dict", wrapped_dict)
         if not wrapped.append_only:
             raise ValueError("wrapped_dict must be append-only")
