@@ -342,7 +342,7 @@ class PersiDict(ABC, Generic[V]):
         self._forbid_delete()
         while True:
             key = None
-            async for key, _ in self._scan(False):
+            async for key, _ in self._scan(False):  # noqa: B007 - key is used after the loop
                 break  # any key will do; listing further would cost a full scan
             if key is None:
                 raise KeyError("popitem(): the store is empty")
