@@ -37,6 +37,7 @@ from .keys import (
     replace_unsafe_chars,
 )
 from .memory import EmptyDict, LocalDict, MemoryBackend
+from .s3 import BasicS3Dict
 from .wrappers import AppendOnlyDictCached, MutableDictCached, OverlappingMultiDict, WriteOnceDict
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "VALUE_NOT_RETRIEVED",
     "AppendOnlyDictCached",
     "BackendError",
+    "BasicS3Dict",
     "Codec",
     "ConcurrencyConflictError",
     "ConditionalOperationResult",

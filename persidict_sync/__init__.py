@@ -41,7 +41,7 @@ from persidict_async import (
 
 from ._facade import PersiDict
 from ._overlapping import OverlappingMultiDict
-from ._stores import (
+from ._stores import BasicS3Dict, (
     AppendOnlyDictCached,
     EmptyDict,
     FileDirDict,
@@ -63,6 +63,7 @@ __all__ = [
     "VALUE_NOT_RETRIEVED",
     "AppendOnlyDictCached",
     "BackendError",
+    "BasicS3Dict",
     "Codec",
     "ConcurrencyConflictError",
     "ConditionalOperationResult",

@@ -45,3 +45,9 @@ class AppendOnlyDictCached(PersiDict[V]):
     """Sync facade of :class:`persidict_async.AppendOnlyDictCached` (same keyword arguments)."""
 
     _async_class = aio.AppendOnlyDictCached
+
+
+class BasicS3Dict(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.BasicS3Dict` (same keyword arguments)."""
+
+    _async_class = aio.BasicS3Dict

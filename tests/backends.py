@@ -23,12 +23,15 @@ class Backend:
         make: Builds a fresh, empty async store under ``tmp_path``.
         serialization_format: The values it holds ("pkl", "json", or text).
         needs: Pytest fixture names the factory needs (e.g. an S3 server).
+        timestamp_resolution: Granularity of stored timestamps in seconds
+            (S3 keeps whole seconds).
     """
 
     name: str
     make: Callable[..., aio.PersiDict[Any]]
     serialization_format: str = "pkl"
     needs: tuple[str, ...] = ()
+    timestamp_resolution: float = 0.0
 
 
 def _local(fmt: str) -> Callable[..., aio.PersiDict[Any]]:
@@ -67,6 +70,18 @@ def _cached(
     return make
 
 
+def _s3(fmt: str) -> Callable[..., aio.PersiDict[Any]]:
+    def make(tmp_path: Path, **options: Any) -> aio.PersiDict[Any]:
+        from .s3_server import s3_options
+
+        options.setdefault("serialization_format", fmt)
+        if fmt not in ("pkl", "json"):
+            options.setdefault("base_class_for_values", str)
+        return aio.BasicS3Dict(**s3_options(**options))
+
+    return make
+
+
 BACKENDS: list[Backend] = [
     Backend("local-pkl", _local("pkl")),
     Backend("local-json", _local("json"), "json"),
@@ -74,6 +89,7 @@ BACKENDS: list[Backend] = [
     Backend("files-pkl", _files("pkl")),
     Backend("files-json", _files("json"), "json"),
     Backend("files-txt", _files("txt"), "txt"),
+    Backend("s3-pkl", _s3("pkl"), needs=("s3_server",), timestamp_resolution=1.0),
     Backend("cached-local-pkl", _cached(_local("pkl"), _local("pkl"))),
     Backend("cached-local-json", _cached(_local("json"), _local("json")), "json"),
     Backend("cached-local-txt", _cached(_local("txt"), _local("txt")), "txt"),

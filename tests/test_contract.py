@@ -17,7 +17,7 @@ from persidict_async import (
 )
 
 from .adapters import reopen
-from .backends import other_value, sample_values
+from .backends import Backend, other_value, sample_values
 
 
 async def alist(ait: Any) -> list[Any]:
@@ -179,11 +179,11 @@ async def test_timestamps_and_etags(store: Any, fmt: str) -> None:
             await fn("missing")
 
 
-async def test_oldest_newest(store: Any, fmt: str) -> None:
+async def test_oldest_newest(store: Any, fmt: str, backend: Backend) -> None:
     value = sample_values(fmt)[0]
     for name in ("first", "second", "third"):
         await store.set_item(name, value)
-        time.sleep(0.02)
+        time.sleep(0.02 + backend.timestamp_resolution)
     assert await store.oldest_keys() == [("first",), ("second",), ("third",)]
     assert await store.newest_keys(2) == [("third",), ("second",)]
     assert await store.oldest_keys(0) == []
