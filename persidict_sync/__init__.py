@@ -41,8 +41,9 @@ from persidict_async import (
 
 from ._facade import PersiDict
 from ._overlapping import OverlappingMultiDict
-from ._stores import BasicS3Dict, (
+from ._stores import (
     AppendOnlyDictCached,
+    BasicS3Dict,
     EmptyDict,
     FileDirDict,
     LocalDict,
