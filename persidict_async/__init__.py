@@ -37,7 +37,7 @@ from .keys import (
     replace_unsafe_chars,
 )
 from .memory import EmptyDict, LocalDict, MemoryBackend
-from .s3 import BasicS3Dict
+from .s3 import BasicS3Dict, S3Dict
 from .wrappers import AppendOnlyDictCached, MutableDictCached, OverlappingMultiDict, WriteOnceDict
 
 __all__ = [
@@ -74,6 +74,7 @@ __all__ = [
     "PersiDict",
     "PersiDictKey",
     "RetrieveValueFlag",
+    "S3Dict",
     "SafeStrTuple",
     "WriteOnceDict",
     "__version__",

@@ -48,6 +48,7 @@ from ._stores import (
     FileDirDict,
     LocalDict,
     MutableDictCached,
+    S3Dict,
     WriteOnceDict,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "PersiDict",
     "PersiDictKey",
     "RetrieveValueFlag",
+    "S3Dict",
     "SafeStrTuple",
     "WriteOnceDict",
     "__version__",

@@ -51,3 +51,9 @@ class BasicS3Dict(PersiDict[V]):
     """Sync facade of :class:`persidict_async.BasicS3Dict` (same keyword arguments)."""
 
     _async_class = aio.BasicS3Dict
+
+
+class S3Dict(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.S3Dict` (same keyword arguments)."""
+
+    _async_class = aio.S3Dict

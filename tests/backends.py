@@ -70,13 +70,15 @@ def _cached(
     return make
 
 
-def _s3(fmt: str) -> Callable[..., aio.PersiDict[Any]]:
+def _s3(fmt: str, cached: bool = False) -> Callable[..., aio.PersiDict[Any]]:
     def make(tmp_path: Path, **options: Any) -> aio.PersiDict[Any]:
         from .s3_server import s3_options
 
         options.setdefault("serialization_format", fmt)
         if fmt not in ("pkl", "json"):
             options.setdefault("base_class_for_values", str)
+        if cached:
+            return aio.S3Dict(base_dir=tmp_path / "s3-cache", **s3_options(**options))
         return aio.BasicS3Dict(**s3_options(**options))
 
     return make
@@ -90,6 +92,7 @@ BACKENDS: list[Backend] = [
     Backend("files-json", _files("json"), "json"),
     Backend("files-txt", _files("txt"), "txt"),
     Backend("s3-pkl", _s3("pkl"), needs=("s3_server",), timestamp_resolution=1.0),
+    Backend("s3dict-pkl", _s3("pkl", cached=True), needs=("s3_server",), timestamp_resolution=1.0),
     Backend("cached-local-pkl", _cached(_local("pkl"), _local("pkl"))),
     Backend("cached-local-json", _cached(_local("json"), _local("json")), "json"),
     Backend("cached-local-txt", _cached(_local("txt"), _local("txt")), "txt"),
