@@ -20,7 +20,7 @@ import random
 import stat
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from functools import lru_cache
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -103,15 +103,6 @@ def _fsync_dir(dirpath: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _take(it: Iterator[Any], n: int) -> list[Any]:
-    batch = []
-    for item in it:
-        batch.append(item)
-        if len(batch) >= n:
-            break
-    return batch
 
 
 class FileDirDict(PersiDict[V]):
@@ -362,13 +353,19 @@ class FileDirDict(PersiDict[V]):
 
     def _walk(
         self, with_meta: bool
-    ) -> Generator[tuple[NonEmptySafeStrTuple, Record | None], None, None]:
-        """Every key, found with os.scandir (values are never read)."""
+    ) -> Generator[list[tuple[NonEmptySafeStrTuple, Record | None]], None, None]:
+        """Every key in batches of at most _SCAN_BATCH, found with os.scandir.
+
+        Values are never read. Batches, not single keys, keep the per-key cost
+        of the walk and of the hops low.
+        """
         ext = self._ext
         n_ext = len(ext)
         n = self.digest_len
+        unsigned = _unsigned
         stale_before = time.time() - self.STALE_TEMP_SECONDS
         stack: list[tuple[str, tuple[str, ...]]] = [(self.base_dir, ())]
+        batch: list[tuple[NonEmptySafeStrTuple, Record | None]] = []
         while stack:
             dirpath, prefix = stack.pop()
             try:
@@ -378,35 +375,48 @@ class FileDirDict(PersiDict[V]):
             with entries:
                 for entry in entries:
                     name = entry.name
-                    if name.startswith(_HIDDEN_PREFIX):
-                        if name.startswith(_TEMP_PREFIX):
-                            self._remove_if_stale(entry, stale_before)
-                        continue
-                    try:
-                        is_dir = entry.is_dir(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if is_dir:
-                        component = _unsigned(name, n)
-                        if component is not None:
-                            stack.append((entry.path, (*prefix, component)))
-                        continue
-                    if not name.endswith(ext):
-                        continue
-                    component = _unsigned(name[:-n_ext], n)
-                    if component is None:
-                        continue
-                    record = None
-                    if with_meta:
+                    if name.endswith(ext):
                         try:
-                            st = entry.stat()
+                            is_dir = entry.is_dir(follow_symlinks=False)
                         except OSError:
                             continue  # deleted meanwhile
-                        record = Record(_etag(st), st.st_mtime, st.st_size)
-                    yield trusted_key((*prefix, component)), record
+                        if is_dir:
+                            # A folder named like a value file ("x.pkl", digest_len=0) holds keys.
+                            component = unsigned(name, n)
+                            if component is not None:
+                                stack.append((entry.path, (*prefix, component)))
+                            continue
+                        component = unsigned(name[:-n_ext], n)
+                        if component is None:
+                            continue
+                        record = None
+                        if with_meta:
+                            try:
+                                st = entry.stat()
+                            except OSError:
+                                continue
+                            record = Record(_etag(st), st.st_mtime, st.st_size)
+                        batch.append((trusted_key((*prefix, component)), record))
+                        if len(batch) >= _SCAN_BATCH:
+                            yield batch
+                            batch = []
+                    elif name.startswith(_HIDDEN_PREFIX):
+                        if name.startswith(_TEMP_PREFIX):
+                            self._remove_if_stale(entry, stale_before)
+                    else:
+                        try:
+                            if not entry.is_dir(follow_symlinks=False):
+                                continue
+                        except OSError:
+                            continue
+                        component = unsigned(name, n)
+                        if component is not None:
+                            stack.append((entry.path, (*prefix, component)))
+        if batch:
+            yield batch
 
     def _count_files(self) -> int:
-        return sum(1 for _ in self._walk(False))
+        return sum(len(batch) for batch in self._walk(False))
 
     # ------------------------------------------------------------------ primitives
 
@@ -430,11 +440,13 @@ class FileDirDict(PersiDict[V]):
         walker = self._walk(with_meta)
         try:
             while True:
-                batch = await run_io(_take, walker, _SCAN_BATCH)
+                batch = await run_io(next, walker, None)
+                if batch is None:
+                    return
                 for item in batch:
                     yield item
                 if len(batch) < _SCAN_BATCH:
-                    return
+                    return  # only the last batch is short: spare a hop
         finally:
             walker.close()
 
