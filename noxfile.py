@@ -41,3 +41,13 @@ def docs(session: nox.Session) -> None:
     """Run the documentation examples (docs/*.md code blocks are executed by tests)."""
     session.install("-e", ".[dev]")
     session.run("pytest", "-q", "tests/test_docs.py", *session.posargs)
+
+
+@nox.session
+def s3_integration(session: nox.Session) -> None:
+    """The S3 contract and S3 tests against SeaweedFS (``weed mini`` on 127.0.0.1)."""
+    session.install("-e", ".[dev]")
+    session.run(
+        "pytest", "-q", "tests/test_contract.py", "tests/test_conditional.py", "tests/test_s3.py",
+        "-k", "s3", "--s3-server=seaweedfs", *session.posargs,
+    )  # fmt: skip
