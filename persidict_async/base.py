@@ -92,8 +92,6 @@ class PersiDict(ABC, Generic[V]):
     _backend_name: ClassVar[str] = "abstract"
     _max_concurrency: ClassVar[int] = 32
     _component_limit: ClassVar[int | None] = None
-    # Set by stores whose ``_read_value`` answers from a cache; others skip that call layer.
-    _reads_values_from_cache: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -155,14 +153,14 @@ class PersiDict(ABC, Generic[V]):
     def _subdict(self, prefix: SafeStrTuple) -> Self:
         """Return a store of the same class rooted at ``prefix``."""
 
-    async def _read_value(self, key: NonEmptySafeStrTuple) -> Record | None:
-        """Like ``_read`` where only the value matters (get, get_many, items).
+    async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
+        """The value's bytes only, or None if absent (get, get_many, items).
 
-        Used only when ``_reads_values_from_cache`` is set: a cached wrapper may
-        answer from its cache, so the record's ETag and mtime need not be the
-        authoritative ones.
+        Backends override it with a cheaper read; a cached store may answer
+        from its cache.
         """
-        return await self._read(key)
+        record = await self._read(key)
+        return None if record is None else record.data
 
     async def _count(self) -> int:
         """Count the keys (backends override with something cheaper)."""
@@ -255,10 +253,10 @@ class PersiDict(ABC, Generic[V]):
     async def get_item(self, key: Any) -> V:
         """Return the value of ``key``; KeyError (with the normalised key) if absent."""
         k = self._key(key)
-        record = await (self._read_value(k) if self._reads_values_from_cache else self._read(k))
-        if record is None or record.data is None:
+        data = await self._read_data(k)
+        if data is None:
             raise KeyError(k)
-        return self._decode(k, record.data)
+        return self._decode(k, data)
 
     async def set_item(self, key: Any, value: V | Joker) -> None:
         """Store ``value`` (KEEP_CURRENT: no-op; DELETE_CURRENT: delete if present)."""
@@ -391,11 +389,9 @@ class PersiDict(ABC, Generic[V]):
     async def items(self) -> AsyncIterator[tuple[NonEmptySafeStrTuple, V]]:
         """Iterate over (key, value), skipping keys deleted meanwhile."""
         async for key, _ in self._scan(False):
-            record = await (
-                self._read_value(key) if self._reads_values_from_cache else self._read(key)
-            )
-            if record is not None and record.data is not None:
-                yield key, self._decode(key, record.data)
+            data = await self._read_data(key)
+            if data is not None:
+                yield key, self._decode(key, data)
 
     async def keys_and_timestamps(self) -> AsyncIterator[tuple[NonEmptySafeStrTuple, float]]:
         """Iterate over (key, last modification time)."""
@@ -524,12 +520,12 @@ class PersiDict(ABC, Generic[V]):
         normalised = [self._key(k) for k in keys]
 
         async def one(k: NonEmptySafeStrTuple) -> Any:
-            record = await (self._read_value(k) if self._reads_values_from_cache else self._read(k))
-            if record is None or record.data is None:
+            data = await self._read_data(k)
+            if data is None:
                 if default is _MISSING:
                     raise KeyError(k)
                 return default
-            return self._decode(k, record.data)
+            return self._decode(k, data)
 
         return await bounded_map(one, normalised, self._batch_limit(max_concurrency))
 

@@ -173,8 +173,6 @@ class FileDirDict(PersiDict[V]):
     """
 
     _backend_name: ClassVar[str] = "files"
-    # Not a cache: _read_value is a cheaper read (bytes only), worth the base's detour.
-    _reads_values_from_cache: ClassVar[bool] = True
     STALE_TEMP_SECONDS: ClassVar[float] = 600.0
     """Temporary files older than this are a crashed writer's; scans remove them."""
 
@@ -317,7 +315,7 @@ class FileDirDict(PersiDict[V]):
         finally:
             os.close(fd)
 
-    def _read_data(self, key: NonEmptySafeStrTuple, path: str) -> Record | None:
+    def _read_bytes(self, key: NonEmptySafeStrTuple, path: str) -> bytes | None:
         # get_item and friends need the bytes only: no fstat, no ETag (saves ~25%).
         try:
             fd = os.open(path, _READ_FLAGS)
@@ -338,7 +336,7 @@ class FileDirDict(PersiDict[V]):
             raise self._failure("read", key, exc) from exc
         finally:
             os.close(fd)
-        return Record("", 0.0, len(data), data)
+        return data
 
     def _stat_file(self, key: NonEmptySafeStrTuple, path: str) -> Record | None:
         try:
@@ -508,10 +506,9 @@ class FileDirDict(PersiDict[V]):
         dirpath, name = self._locate(key)
         return await run_io(self._read_file, key, f"{dirpath}/{name}", if_none_match)
 
-    async def _read_value(self, key: NonEmptySafeStrTuple) -> Record | None:
-        """The value's bytes only: the record's ETag and mtime are left empty."""
+    async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
         dirpath, name = self._locate(key)
-        return await run_io(self._read_data, key, f"{dirpath}/{name}")
+        return await run_io(self._read_bytes, key, f"{dirpath}/{name}")
 
     async def _stat(self, key: NonEmptySafeStrTuple) -> Record | None:
         dirpath, name = self._locate(key)

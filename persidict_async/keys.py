@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any, TypeAlias
 
 __all__ = [
@@ -153,10 +152,19 @@ def _make(cls: type[SafeStrTuple], parts: Iterable[str]) -> SafeStrTuple:
     return tuple.__new__(cls, parts)
 
 
-@lru_cache(maxsize=4096)
+# Most keys are plain str: their validated forms are cached (a plain dict is the
+# cheapest lookup; its size is bounded, and dict operations are thread-safe).
+_STR_KEYS: dict[str, NonEmptySafeStrTuple] = {}
+_STR_KEYS_MAX = 65536
+
+
 def _key_from_str(key: str) -> NonEmptySafeStrTuple:
-    # Most keys are plain str: cache their validated form.
-    return tuple.__new__(NonEmptySafeStrTuple, (_check_component(key),))
+    found = _STR_KEYS.get(key)
+    if found is None:
+        found = tuple.__new__(NonEmptySafeStrTuple, (_check_component(key),))
+        if len(_STR_KEYS) < _STR_KEYS_MAX:
+            _STR_KEYS[key] = found
+    return found
 
 
 PersiDictKey: TypeAlias = SafeStrTuple | str | Sequence[Any]
@@ -171,7 +179,8 @@ def to_key(key: object) -> NonEmptySafeStrTuple:
     if type(key) is NonEmptySafeStrTuple:
         return key
     if type(key) is str:
-        return _key_from_str(key)
+        found = _STR_KEYS.get(key)
+        return found if found is not None else _key_from_str(key)
     return NonEmptySafeStrTuple(key)
 
 

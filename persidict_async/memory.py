@@ -19,6 +19,15 @@ V = TypeVar("V")
 # ETags come from one process-wide counter: every write gets a new one.
 _etags = itertools.count(1)
 
+_Entry = tuple[bytes, int, float]
+"""What a table holds per key: (data, ETag number, mtime); a plain tuple is the
+cheapest thing to build on the write path, records are made only when asked."""
+
+
+def _record(entry: _Entry, with_data: bool = True) -> Record:
+    data, etag, mtime = entry
+    return Record(str(etag), mtime, len(data), data if with_data else None)
+
 
 class MemoryBackend:
     """The shared storage behind LocalDicts: one table per serialization format.
@@ -29,9 +38,9 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.tables: dict[str, dict[tuple[str, ...], Record]] = {}
+        self.tables: dict[str, dict[tuple[str, ...], _Entry]] = {}
 
-    def table(self, serialization_format: str) -> dict[tuple[str, ...], Record]:
+    def table(self, serialization_format: str) -> dict[tuple[str, ...], _Entry]:
         """The table of one format (created on first use)."""
         with self.lock:
             return self.tables.setdefault(serialization_format, {})
@@ -94,18 +103,26 @@ class LocalDict(PersiDict[V]):
     def _full(self, key: NonEmptySafeStrTuple) -> tuple[str, ...]:
         return self._prefix + key if self._prefix else key
 
+    async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
+        entry = self._table.get(self._prefix + key if self._prefix else key)
+        return None if entry is None else entry[0]
+
     async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
-        record = self._table.get(self._prefix + key if self._prefix else key)
-        if record is not None and if_none_match is not None and record.etag == if_none_match:
-            return Record(record.etag, record.mtime, record.size)
+        entry = self._table.get(self._full(key))
+        if entry is None:
+            return None
+        record = _record(entry)
+        if if_none_match is not None and record.etag == if_none_match:
+            record.data = None
         return record
 
     async def _stat(self, key: NonEmptySafeStrTuple) -> Record | None:
-        return self._table.get(self._prefix + key if self._prefix else key)
+        entry = self._table.get(self._full(key))
+        return None if entry is None else _record(entry, with_data=False)
 
     async def _write(self, key: NonEmptySafeStrTuple, data: bytes, expect: Expect) -> str | None:
         full = self._prefix + key if self._prefix else key
-        new = Record(str(next(_etags)), time.time(), len(data), data)
+        entry = (data, next(_etags), time.time())
         lock = self._lock
         lock.acquire()  # cheaper than `with` on this hot path
         try:
@@ -114,31 +131,31 @@ class LocalDict(PersiDict[V]):
                 if expect is ITEM_NOT_AVAILABLE:
                     if current is not None:
                         return None
-                elif current is None or current.etag != expect:
+                elif current is None or str(current[1]) != expect:
                     return None
-            self._table[full] = new
+            self._table[full] = entry
         finally:
             lock.release()
-        return new.etag
+        return str(entry[1])
 
     async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
         full = self._full(key)
         with self._lock:
             current = self._table.get(full)
-            if current is None or (expect is not None and current.etag != expect):
+            if current is None or (expect is not None and str(current[1]) != expect):
                 return False
             del self._table[full]
             return True
 
-    def _snapshot(self) -> list[tuple[tuple[str, ...], Record]]:
+    def _snapshot(self) -> list[tuple[tuple[str, ...], _Entry]]:
         with self._lock:
             return list(self._table.items())
 
     async def _scan(self, with_meta: bool) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
         n = len(self._prefix)
-        for full, record in self._snapshot():
+        for full, entry in self._snapshot():
             if len(full) > n and full[:n] == self._prefix:
-                yield trusted_key(full[n:]), record if with_meta else None
+                yield trusted_key(full[n:]), _record(entry, with_data=False) if with_meta else None
 
     async def _count(self) -> int:
         if not self._prefix:

@@ -32,7 +32,6 @@ class AppendOnlyDictCached(WrapperDict[V]):
     """
 
     _backend_name: ClassVar[str] = "append-only-cached"
-    _reads_values_from_cache: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -84,11 +83,12 @@ class AppendOnlyDictCached(WrapperDict[V]):
 
     # ------------------------------------------------------------------ primitives
 
-    async def _read_value(self, key: NonEmptySafeStrTuple) -> Record | None:
-        copy = await self._data._read(key)
-        if copy is not None and copy.data is not None:
+    async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
+        copy = await self._data._read_data(key)
+        if copy is not None:
             return copy
-        return await self._read(key)
+        record = await self._read(key)
+        return None if record is None else record.data
 
     async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
         record = await self._main._read(key, if_none_match)
