@@ -70,6 +70,22 @@ class Record:
     data: bytes | None = None
 
 
+@dataclass(slots=True)
+class Mutation:
+    """The outcome of :meth:`PersiDict._apply_if`.
+
+    Attributes:
+        before: The state the decision was taken on (None: absent); it carries
+            the value's bytes when they were asked for.
+        applied: Whether the write or delete happened.
+        etag: The new ETag after an applied write (None otherwise).
+    """
+
+    before: Record | None
+    applied: bool
+    etag: str | None = None
+
+
 def _etag_of(record: Record | None) -> ETagIfExists:
     return ITEM_NOT_AVAILABLE if record is None else record.etag
 
@@ -161,6 +177,38 @@ class PersiDict(ABC, Generic[V]):
         """
         record = await self._read(key)
         return None if record is None else record.data
+
+    async def _apply_if(
+        self,
+        key: NonEmptySafeStrTuple,
+        decide: Callable[[Record | None], bool],
+        data: bytes | None,
+        want_data: bool = False,
+        data_if_kept: bool = False,
+    ) -> Mutation:
+        """Atomically: look at ``key``; if ``decide(record)``, write ``data`` (None: delete).
+
+        ``decide`` sees the current record (None when absent) and may raise. With
+        ``want_data`` the returned ``before`` record carries the value's bytes;
+        ``data_if_kept`` asks for them only when nothing was applied, and only if
+        they come cheap (this default ignores it: callers read them when needed).
+        This default is an optimistic loop over the conditional ``_write`` /
+        ``_delete``; a backend that can hold a lock overrides it to do the whole
+        decision in one step (one worker-thread hop).
+        """
+        record = await (self._read(key) if want_data else self._stat(key))
+        while True:
+            if not decide(record):
+                return Mutation(record, False)
+            if data is None:
+                if record is None or await self._delete(key, record.etag):
+                    return Mutation(record, True)
+            else:
+                etag = await self._write(key, data, _etag_of(record))
+                if etag is not None:
+                    return Mutation(record, True, etag)
+            # Lost a race: decide again on the new state.
+            record = await (self._read(key) if want_data else self._stat(key))
 
     async def _count(self) -> int:
         """Count the keys (backends override with something cheaper)."""
@@ -325,15 +373,12 @@ class PersiDict(ABC, Generic[V]):
         """Remove ``key`` and return its value (atomic read-and-delete)."""
         k = self._key(key)
         self._forbid_delete()
-        while True:
-            record = await self._read(k)
-            if record is None or record.data is None:
-                if default is _MISSING:
-                    raise KeyError(k)
-                return default
-            value = self._decode(k, record.data)
-            if await self._delete(k, record.etag):
-                return value
+        done = await self._apply_if(k, _present, None, want_data=True)
+        if done.before is None or done.before.data is None:
+            if default is _MISSING:
+                raise KeyError(k)
+            return default
+        return self._decode(k, done.before.data)
 
     async def popitem(self) -> tuple[NonEmptySafeStrTuple, V]:
         """Remove and return some (key, value) pair; KeyError if empty."""
@@ -646,27 +691,27 @@ class PersiDict(ABC, Generic[V]):
         if value is DELETE_CURRENT:
             self._forbid_delete()
         data = None if isinstance(value, Joker) else self._encode(k, value)
-        record = await self._stat(k)
-        while True:
-            actual = _etag_of(record)
-            satisfied = condition.check(expected_etag, actual)
-            if not satisfied or value is KEEP_CURRENT:
-                return await self._unchanged(k, satisfied, record, expected_etag, retrieve_value)
-            if data is None:  # DELETE_CURRENT
-                if record is None:
-                    return ConditionalOperationResult(True, ITEM_NOT_AVAILABLE,
-                                                      ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)  # fmt: skip
-                if await self._delete(k, record.etag):
-                    return ConditionalOperationResult(True, actual, ITEM_NOT_AVAILABLE,
-                                                      ITEM_NOT_AVAILABLE)  # fmt: skip
-            else:
-                if self.append_only and record is not None:
-                    raise MutationPolicyError("append-only", f"key {k!r} already exists")
-                new_etag = await self._write(k, data, actual)
-                if new_etag is not None:
-                    written: Any = value
-                    return ConditionalOperationResult(True, actual, new_etag, written)
-            record = await self._stat(k)  # lost a race: evaluate again on the new state
+        verdict = _Verdict(condition, expected_etag)
+        keep = value is KEEP_CURRENT
+
+        def decide(record: Record | None) -> bool:
+            if not verdict.check(record) or keep:
+                return False
+            if data is not None and self.append_only and record is not None:
+                raise MutationPolicyError("append-only", f"key {k!r} already exists")
+            return True
+
+        done = await self._apply_if(
+            k, decide, data, data_if_kept=retrieve_value is not NEVER_RETRIEVE
+        )
+        if not done.applied:
+            return await self._unchanged(k, verdict.satisfied, done.before, expected_etag,
+                                         retrieve_value)  # fmt: skip
+        actual = _etag_of(done.before)
+        if data is None:  # DELETE_CURRENT
+            return ConditionalOperationResult(True, actual, ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)
+        written: Any = value
+        return ConditionalOperationResult(True, actual, cast(str, done.etag), written)
 
     async def setdefault_if(
         self,
@@ -686,15 +731,19 @@ class PersiDict(ABC, Generic[V]):
         self._check_condition_args(condition, expected_etag, retrieve_value)
         k = self._key(key)
         data = self._encode(k, default_value)
-        record = await self._stat(k)
-        while True:
-            satisfied = condition.check(expected_etag, _etag_of(record))
-            if record is not None or not satisfied:
-                return await self._unchanged(k, satisfied, record, expected_etag, retrieve_value)
-            new_etag = await self._write(k, data, ITEM_NOT_AVAILABLE)
-            if new_etag is not None:
-                return ConditionalOperationResult(True, ITEM_NOT_AVAILABLE, new_etag, default_value)
-            record = await self._stat(k)
+        verdict = _Verdict(condition, expected_etag)
+
+        def decide(record: Record | None) -> bool:
+            return verdict.check(record) and record is None
+
+        done = await self._apply_if(
+            k, decide, data, data_if_kept=retrieve_value is not NEVER_RETRIEVE
+        )
+        if done.applied:
+            return ConditionalOperationResult(True, ITEM_NOT_AVAILABLE, cast(str, done.etag),
+                                              default_value)  # fmt: skip
+        return await self._unchanged(k, verdict.satisfied, done.before, expected_etag,
+                                     retrieve_value)  # fmt: skip
 
     async def discard_if(
         self, key: Any, *, condition: ETagConditionFlag, expected_etag: ETagIfExists
@@ -703,19 +752,19 @@ class PersiDict(ABC, Generic[V]):
         self._check_condition_args(condition, expected_etag)
         k = self._key(key)
         self._forbid_delete()
-        record = await self._stat(k)
-        while True:
-            actual = _etag_of(record)
-            satisfied = condition.check(expected_etag, actual)
-            if record is None:
-                return ConditionalOperationResult(satisfied, ITEM_NOT_AVAILABLE,
-                                                  ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)  # fmt: skip
-            if not satisfied:
-                return ConditionalOperationResult(False, actual, actual, VALUE_NOT_RETRIEVED)
-            if await self._delete(k, record.etag):
-                return ConditionalOperationResult(True, actual, ITEM_NOT_AVAILABLE,
-                                                  ITEM_NOT_AVAILABLE)  # fmt: skip
-            record = await self._stat(k)
+        verdict = _Verdict(condition, expected_etag)
+
+        def decide(record: Record | None) -> bool:
+            return verdict.check(record) and record is not None
+
+        done = await self._apply_if(k, decide, None)
+        if done.before is None:
+            return ConditionalOperationResult(verdict.satisfied, ITEM_NOT_AVAILABLE,
+                                              ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)  # fmt: skip
+        actual = done.before.etag
+        if done.applied:
+            return ConditionalOperationResult(True, actual, ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)
+        return ConditionalOperationResult(False, actual, actual, VALUE_NOT_RETRIEVED)
 
     async def transform_item(
         self,
@@ -771,3 +820,26 @@ class PersiDict(ABC, Generic[V]):
 
 
 _MISSING_VALUE: Any = object()
+
+
+def _present(record: Record | None) -> bool:
+    return record is not None
+
+
+class _Verdict:
+    """Evaluates an ETag condition on a record and remembers the last answer.
+
+    ``_apply_if`` may decide more than once (after a lost race, or inside a
+    backend's lock): the result reports the answer on the state acted upon.
+    """
+
+    __slots__ = ("condition", "expected", "satisfied")
+
+    def __init__(self, condition: ETagConditionFlag, expected: ETagIfExists) -> None:
+        self.condition = condition
+        self.expected = expected
+        self.satisfied = False
+
+    def check(self, record: Record | None) -> bool:
+        self.satisfied = self.condition.check(self.expected, _etag_of(record))
+        return self.satisfied

@@ -23,13 +23,13 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from functools import lru_cache
 from typing import Any, ClassVar, Self, TypeVar
 
 from . import _filelock
 from ._io import run_io
-from .base import Expect, PersiDict, Record
+from .base import Expect, Mutation, PersiDict, Record, _etag_of
 from .errors import BackendError
 from .flags import ITEM_NOT_AVAILABLE, ItemNotAvailableFlag
 from .keys import _SAFE_COMPONENT, NonEmptySafeStrTuple, SafeStrTuple, trusted_key
@@ -99,6 +99,22 @@ def _current_etag(path: str) -> str | ItemNotAvailableFlag:
     except (FileNotFoundError, NotADirectoryError):
         return ITEM_NOT_AVAILABLE
     return _etag(st) if stat.S_ISREG(st.st_mode) else ITEM_NOT_AVAILABLE
+
+
+Decide = Callable[[Record | None], bool]
+
+
+def _expectation(expect: Expect) -> Decide | None:
+    """The decision that a primitive's ``expect`` stands for (None: unconditional)."""
+    if expect is None:
+        return None
+    if expect is ITEM_NOT_AVAILABLE:
+        return _absent
+    return lambda record: record is not None and record.etag == expect
+
+
+def _absent(record: Record | None) -> bool:
+    return record is None
 
 
 def _load_renameat2() -> Any:
@@ -349,9 +365,33 @@ class FileDirDict(PersiDict[V]):
             return None
         return Record(_etag(st), st.st_mtime, st.st_size)
 
+    def _look(self, key: NonEmptySafeStrTuple, path: str, with_data: bool) -> Record | None:
+        return self._read_file(key, path, None) if with_data else self._stat_file(key, path)
+
+    def _kept(
+        self, key: NonEmptySafeStrTuple, path: str, record: Record | None, data_if_kept: bool
+    ) -> Mutation:
+        if data_if_kept and record is not None and record.data is None:
+            record = self._read_file(key, path, None)  # a local read is cheap: same hop
+        return Mutation(record, False)
+
     def _write_file(
-        self, key: NonEmptySafeStrTuple, dirpath: str, name: str, data: bytes, expect: Expect
-    ) -> str | None:
+        self,
+        key: NonEmptySafeStrTuple,
+        dirpath: str,
+        name: str,
+        data: bytes,
+        decide: Decide | None,
+        want_data: bool = False,
+        data_if_kept: bool = False,
+    ) -> Mutation:
+        path = f"{dirpath}/{name}"
+        record: Record | None = None
+        if decide is not None:
+            # A refusal needs no lock (it holds for the state just read) and no temp file.
+            record = self._look(key, path, want_data)
+            if not decide(record):
+                return self._kept(key, path, record, data_if_kept)
         try:
             tmp, fd = self._create_temp(dirpath)
         except OSError as exc:
@@ -370,17 +410,17 @@ class FileDirDict(PersiDict[V]):
                 st = os.fstat(fd)
             finally:
                 os.close(fd)
-            path = f"{dirpath}/{name}"
-            # Only the check and the rename need the lock; the slow part is done.
+            # Only the decision and the rename need the lock; the slow part is done.
             lock = _filelock.acquire(dirpath, name)
             try:
                 exists: bool | None = None  # unknown
-                if expect is not None:
-                    current = _current_etag(path)
-                    if current is not expect and current != expect:
-                        os.unlink(tmp)
-                        return None
-                    exists = expect is not ITEM_NOT_AVAILABLE
+                if decide is not None:
+                    if _current_etag(path) != _etag_of(record):  # changed since the first look
+                        record = self._look(key, path, want_data)
+                        if not decide(record):
+                            os.unlink(tmp)
+                            return self._kept(key, path, record, data_if_kept)
+                    exists = record is not None
                 if exists is not False and _exchange(tmp, path):
                     tmp_holds_old = True
                 else:
@@ -403,20 +443,33 @@ class FileDirDict(PersiDict[V]):
                 _fsync_dir(dirpath)
             except OSError as exc:
                 raise self._failure("write", key, exc) from exc
-        return _etag(st)
+        return Mutation(record, True, _etag(st))
 
     def _delete_file(
-        self, key: NonEmptySafeStrTuple, dirpath: str, name: str, expect: str | None
-    ) -> bool:
+        self,
+        key: NonEmptySafeStrTuple,
+        dirpath: str,
+        name: str,
+        decide: Decide | None,
+        want_data: bool = False,
+        data_if_kept: bool = False,
+    ) -> Mutation:
         path = f"{dirpath}/{name}"
         try:
-            if _current_etag(path) is ITEM_NOT_AVAILABLE:
-                return False  # also keeps the folder free of a lock folder
+            # Checked before locking: it also keeps a missing key's folder free of a lock folder.
+            record = self._look(key, path, want_data)
+            if record is None:
+                return Mutation(None, decide is not None and decide(None))
+            if decide is not None and not decide(record):
+                return self._kept(key, path, record, data_if_kept)
             lock = _filelock.acquire(dirpath, name)
             try:
-                current = _current_etag(path)
-                if current is ITEM_NOT_AVAILABLE or (expect is not None and current != expect):
-                    return False
+                if _current_etag(path) != record.etag:  # changed since the first look
+                    record = self._look(key, path, want_data)
+                    if record is None:
+                        return Mutation(None, decide is not None and decide(None))
+                    if decide is not None and not decide(record):
+                        return self._kept(key, path, record, data_if_kept)
                 os.unlink(path)
             finally:
                 _filelock.release(lock)
@@ -424,7 +477,7 @@ class FileDirDict(PersiDict[V]):
                 _fsync_dir(dirpath)
         except OSError as exc:
             raise self._failure("delete", key, exc) from exc
-        return True
+        return Mutation(record, True)
 
     def _remove_if_stale(self, entry: os.DirEntry[str], before: float) -> None:
         try:
@@ -516,11 +569,29 @@ class FileDirDict(PersiDict[V]):
 
     async def _write(self, key: NonEmptySafeStrTuple, data: bytes, expect: Expect) -> str | None:
         dirpath, name = self._locate(key)
-        return await run_io(self._write_file, key, dirpath, name, data, expect)
+        done = await run_io(self._write_file, key, dirpath, name, data, _expectation(expect))
+        return done.etag if done.applied else None
 
     async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
         dirpath, name = self._locate(key)
-        return await run_io(self._delete_file, key, dirpath, name, expect)
+        done = await run_io(self._delete_file, key, dirpath, name, _expectation(expect))
+        return done.applied and done.before is not None
+
+    async def _apply_if(
+        self,
+        key: NonEmptySafeStrTuple,
+        decide: Decide,
+        data: bytes | None,
+        want_data: bool = False,
+        data_if_kept: bool = False,
+    ) -> Mutation:
+        # The whole decision happens under the key's lock, in one worker-thread hop.
+        dirpath, name = self._locate(key)
+        if data is None:
+            return await run_io(self._delete_file, key, dirpath, name, decide, want_data, data_if_kept)
+        return await run_io(
+            self._write_file, key, dirpath, name, data, decide, want_data, data_if_kept
+        )
 
     async def _scan(self, with_meta: bool) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
         walker = self._walk(with_meta)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Self, TypeVar
 
-from .base import Expect, PersiDict, Record
+from .base import Expect, Mutation, PersiDict, Record
 from .flags import ITEM_NOT_AVAILABLE
 from .keys import NonEmptySafeStrTuple, SafeStrTuple, to_prefix, trusted_key
 
@@ -137,6 +137,29 @@ class LocalDict(PersiDict[V]):
         finally:
             lock.release()
         return str(entry[1])
+
+    async def _apply_if(
+        self,
+        key: NonEmptySafeStrTuple,
+        decide: Callable[[Record | None], bool],
+        data: bytes | None,
+        want_data: bool = False,
+        data_if_kept: bool = False,
+    ) -> Mutation:
+        # One decision under the lock: no optimistic retries needed in memory.
+        full = self._full(key)
+        with self._lock:
+            entry = self._table.get(full)
+            record = None if entry is None else _record(entry, want_data or data_if_kept)
+            if not decide(record):
+                return Mutation(record, False)
+            if data is None:
+                if entry is not None:
+                    del self._table[full]
+                return Mutation(record, True)
+            new = (data, next(_etags), time.time())
+            self._table[full] = new
+        return Mutation(record, True, str(new[1]))
 
     async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
         full = self._full(key)

@@ -485,6 +485,27 @@ async def test_async_operations_take_one_worker_thread_hop(
     assert [tuple(k) for k in await one_hop(alist(store.keys()))] == [("a", "b")]
     await one_hop(append_only.set_item("k", 1))
     await one_hop(store.delete_item(("a", "b")))
+    # Conditional operations decide under the key's lock within the same hop.
+    na = aio.ITEM_NOT_AVAILABLE
+    claim = await one_hop(store.setdefault_if("c", default_value=1, condition=aio.ETAG_IS_THE_SAME,
+                                              expected_etag=na))  # fmt: skip
+    assert claim.condition_was_satisfied
+    again = await one_hop(store.setdefault_if(
+        "c", default_value=2, condition=aio.ANY_ETAG, expected_etag=na,
+        retrieve_value=aio.ALWAYS_RETRIEVE))  # fmt: skip
+    assert again.new_value == 1
+    swap = await one_hop(store.set_item_if("c", value=3, condition=aio.ETAG_IS_THE_SAME,
+                                           expected_etag=claim.resulting_etag))  # fmt: skip
+    assert swap.condition_was_satisfied
+    refused = await one_hop(store.set_item_if("c", value=4, condition=aio.ETAG_IS_THE_SAME,
+                                              expected_etag="stale"))  # fmt: skip
+    assert refused.new_value == 3 and not refused.condition_was_satisfied
+    assert await one_hop(store.setdefault("c", 9)) == 3
+    kept = await one_hop(store.discard_if("c", condition=aio.ETAG_HAS_CHANGED,
+                                          expected_etag=swap.resulting_etag))  # fmt: skip
+    assert not kept.condition_was_satisfied
+    assert await one_hop(store.pop("c")) == 3
+    assert await one_hop(store.discard("c")) is False
 
 
 def test_sync_facade_takes_no_thread_hop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
