@@ -24,10 +24,12 @@ def unregister_open(store: _Closable) -> None:
 
 
 async def close_all_open_stores() -> None:
-    """Close every registered store's clients, ignoring failures."""
+    """Close every registered store's clients of the running loop, ignoring failures.
+
+    Stores stay registered: they may hold clients of other event loops too.
+    """
     for store in list(_OPEN):
         try:
             await store.aclose()
         except Exception:  # a server gone away must not stop the others from closing
             pass
-    _OPEN.clear()

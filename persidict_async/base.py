@@ -137,7 +137,7 @@ class PersiDict(ABC, Generic[V]):
         self._codec = get_codec(serialization_format)
         self._decode_bytes = self._codec.decode
         self._encode_value = self._codec.encode
-        if self._component_limit is None:
+        if self._component_limit is None and type(self)._key is PersiDict._key:
             self._key = to_key  # type: ignore[method-assign]  # skip the limit check
 
     # ------------------------------------------------------------------ primitives
@@ -453,10 +453,12 @@ class PersiDict(ABC, Generic[V]):
         self,
     ) -> AsyncIterator[tuple[NonEmptySafeStrTuple, V, float]]:
         """Iterate over (key, value, last modification time)."""
-        async for key, _ in self._scan(False):
-            record = await self._read(key)
-            if record is not None and record.data is not None:
-                yield key, self._decode(key, record.data), record.mtime
+        # Times come from the listing (every backend's listing knows them), so a
+        # cached store need not ask its main store for each one.
+        async for key, record in self._scan(True):
+            data = await self._read_data(key)
+            if data is not None and record is not None:
+                yield key, self._decode(key, data), record.mtime
 
     async def random_key(self) -> NonEmptySafeStrTuple | None:
         """A uniformly random key, or None if the store is empty."""

@@ -10,6 +10,7 @@ import pytest
 
 import persidict_async as aio
 import persidict_sync as sync
+from persidict_async._lifecycle import close_all_open_stores
 
 from .adapters import Awaitified
 from .backends import BACKENDS, Backend
@@ -49,6 +50,8 @@ async def make_store(
             sync.PersiDict.wrap(store).close()
         else:
             await store.aclose()
+    if api == "async":
+        await close_all_open_stores()  # also stores a test built itself (e.g. reopen())
 
 
 @pytest.fixture

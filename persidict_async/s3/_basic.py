@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
+import math
+
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Self, TypeVar
@@ -24,6 +27,16 @@ _READ_REFUSALS = frozenset({404, 304})
 # an absent object.
 _CONDITION_REFUSALS = frozenset({404, 409, 412})
 _NO_SUCH_ETAG = '"00000000000000000000000000000000"'
+
+
+def _http_time(headers: dict[str, str]) -> float:
+    value = {k.lower(): v for k, v in headers.items()}.get("last-modified")
+    if value is None:
+        return math.nan
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return math.nan
 
 
 class BasicS3Dict(PersiDict[V]):
@@ -190,13 +203,16 @@ class BasicS3Dict(PersiDict[V]):
                 return Rejected(status, code, headers)
             raise to_backend_error(exc, operation, key, self._hub.settings) from exc
 
-    async def _require_conditional(self, key: Any) -> None:
+    async def _conditional_ok(self) -> bool:
         ok = self.conditional_writes
         if ok is None:
             ok = self._hub.conditional_ok
             if ok is None:
                 ok = self._hub.conditional_ok = await self._probe_conditional()
-        if not ok:
+        return ok
+
+    async def _require_conditional(self, key: Any) -> None:
+        if not await self._conditional_ok():
             where = self._hub.settings.endpoint_url or "the S3 endpoint"
             raise BackendError(
                 f"{where} does not honour conditional requests (If-Match / If-None-Match), "
@@ -260,8 +276,9 @@ class BasicS3Dict(PersiDict[V]):
         response = await self._call("get_object", key, _READ_REFUSALS, **kwargs)
         if isinstance(response, Rejected):
             if response.status == 304 and if_none_match is not None:
-                # Not modified: the caller already holds the data (the time is not sent).
-                return Record(if_none_match, 0.0, None, None)
+                # Not modified: the caller already holds the data. Some servers leave
+                # out Last-Modified here; then the time is unknown (NaN).
+                return Record(if_none_match, _http_time(response.headers), None, None)
             return None
         try:
             async with response["Body"] as body:
@@ -299,11 +316,19 @@ class BasicS3Dict(PersiDict[V]):
     async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
         name = self._name(key)
         if expect is None:
-            # S3 deletes report success for absent objects too: ask first.
-            if await self._stat(key) is None:
-                return False
-            await self._call("delete_object", key, _NOT_FOUND, Key=name)
-            return True
+            # S3 deletes report success for absent objects too: ask first, then delete
+            # that very version, so of two concurrent deleters only one reports it.
+            while True:
+                record = await self._stat(key)
+                if record is None:
+                    return False
+                if not await self._conditional_ok():
+                    await self._call("delete_object", key, _NOT_FOUND, Key=name)
+                    return True
+                response = await self._call("delete_object", key, _CONDITION_REFUSALS,
+                                            Key=name, IfMatch=record.etag)  # fmt: skip
+                if not isinstance(response, Rejected):
+                    return True
         await self._require_conditional(key)
         response = await self._call("delete_object", key, _CONDITION_REFUSALS,
                                     Key=name, IfMatch=expect)  # fmt: skip

@@ -129,6 +129,9 @@ class S3Dict(WrapperDict[V]):
         sub._basic._hub = self._basic._hub  # share the open clients
         return sub
 
+    def _key(self, key: Any) -> NonEmptySafeStrTuple:
+        return self._basic._key(key)  # S3's limit on the whole object name, before any I/O
+
     async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
         return await self._main._read(key, if_none_match)
 
