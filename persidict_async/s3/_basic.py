@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email.utils
 import math
-
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Self, TypeVar
