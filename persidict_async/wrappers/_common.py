@@ -22,6 +22,17 @@ def check_store(name: str, store: Any) -> PersiDict[Any]:
     return store
 
 
+def check_data_cache(main: PersiDict[Any], data_cache: Any) -> PersiDict[Any]:
+    """Return the data cache if it holds values in the main store's format, else ValueError."""
+    data = check_store("data_cache", data_cache)
+    if data.serialization_format != main.serialization_format:
+        raise ValueError(
+            f"data_cache stores {data.serialization_format!r}, main_dict "
+            f"{main.serialization_format!r}: they must match"
+        )
+    return data
+
+
 class WrapperDict(PersiDict[V]):
     """A store whose primitives delegate to other stores' primitives.
 

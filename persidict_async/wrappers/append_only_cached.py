@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from ..base import Expect, PersiDict, Record
 from ..flags import ITEM_NOT_AVAILABLE
 from ..keys import NonEmptySafeStrTuple, SafeStrTuple
-from ._common import WrapperDict, check_store
+from ._common import WrapperDict, check_data_cache, check_store
 
 __all__ = ["AppendOnlyDictCached"]
 
@@ -43,16 +43,11 @@ class AppendOnlyDictCached(WrapperDict[V]):
         base_class_for_values: type | None = None,
     ) -> None:
         main = check_store("main_dict", main_dict)
-        data = check_store("data_cache", data_cache)
+        data = check_data_cache(main, data_cache)
         if not main.append_only:
             raise ValueError("main_dict must be append-only")
         if append_only is False:
             raise ValueError("an AppendOnlyDictCached is always append-only")
-        if data.serialization_format != main.serialization_format:
-            raise ValueError(
-                f"data_cache stores {data.serialization_format!r}, main_dict "
-                f"{main.serialization_format!r}: they must match"
-            )
         super().__init__(
             main=main,
             parts=(main, data),

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from ..base import Expect, PersiDict, Record
 from ..errors import BackendError
 from ..keys import NonEmptySafeStrTuple, SafeStrTuple
-from ._common import WrapperDict, check_store
+from ._common import WrapperDict, check_data_cache, check_store
 
 __all__ = ["MutableDictCached"]
 
@@ -52,16 +52,11 @@ class MutableDictCached(WrapperDict[V]):
         base_class_for_values: type | None = None,
     ) -> None:
         main = check_store("main_dict", main_dict)
-        data = check_store("data_cache", data_cache)
+        data = check_data_cache(main, data_cache)
         etags = check_store("etag_cache", etag_cache)
         for name, cache in (("data_cache", data), ("etag_cache", etags)):
             if cache.append_only:
                 raise ValueError(f"{name} can't be append-only: cached entries get replaced")
-        if data.serialization_format != main.serialization_format:
-            raise ValueError(
-                f"data_cache stores {data.serialization_format!r}, main_dict "
-                f"{main.serialization_format!r}: they must match"
-            )
         etag_base = etags.base_class_for_values
         if etag_base is not None and not issubclass(str, etag_base):
             raise ValueError(f"etag_cache must be able to hold str, not only {etag_base.__name__}")
