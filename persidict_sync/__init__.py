@@ -5,39 +5,8 @@ name (available as ``.aio``). Local stores run inline in the calling thread;
 network stores run on one shared background event loop.
 """
 
-from persidict_async import (
-    ALWAYS_RETRIEVE,
-    ANY_ETAG,
-    DELETE_CURRENT,
-    ETAG_HAS_CHANGED,
-    ETAG_IS_THE_SAME,
-    IF_ETAG_CHANGED,
-    ITEM_NOT_AVAILABLE,
-    KEEP_CURRENT,
-    NEVER_RETRIEVE,
-    VALUE_NOT_RETRIEVED,
-    BackendError,
-    Codec,
-    ConcurrencyConflictError,
-    ConditionalOperationResult,
-    CorruptValueError,
-    ETagConditionFlag,
-    ETagValue,
-    Joker,
-    MemoryBackend,
-    MutationPolicyError,
-    NonEmptyPersiDictKey,
-    NonEmptySafeStrTuple,
-    OperationResult,
-    PersiDictKey,
-    RetrieveValueFlag,
-    SafeStrTuple,
-    __version__,
-    get_codec,
-    get_safe_chars,
-    register_codec,
-    replace_unsafe_chars,
-)
+from persidict_async import _public
+from persidict_async._public import *  # noqa: F403 - the names shared with persidict_async
 
 from ._facade import PersiDict
 from ._overlapping import OverlappingMultiDict
@@ -52,46 +21,17 @@ from ._stores import (
     WriteOnceDict,
 )
 
+# The stores (sync facades here), under the names persidict_async uses.
 __all__ = [
-    "ALWAYS_RETRIEVE",
-    "ANY_ETAG",
-    "DELETE_CURRENT",
-    "ETAG_HAS_CHANGED",
-    "ETAG_IS_THE_SAME",
-    "IF_ETAG_CHANGED",
-    "ITEM_NOT_AVAILABLE",
-    "KEEP_CURRENT",
-    "NEVER_RETRIEVE",
-    "VALUE_NOT_RETRIEVED",
     "AppendOnlyDictCached",
-    "BackendError",
     "BasicS3Dict",
-    "Codec",
-    "ConcurrencyConflictError",
-    "ConditionalOperationResult",
-    "CorruptValueError",
-    "ETagConditionFlag",
-    "ETagValue",
     "EmptyDict",
     "FileDirDict",
-    "Joker",
     "LocalDict",
-    "MemoryBackend",
     "MutableDictCached",
-    "MutationPolicyError",
-    "NonEmptyPersiDictKey",
-    "NonEmptySafeStrTuple",
-    "OperationResult",
     "OverlappingMultiDict",
     "PersiDict",
-    "PersiDictKey",
-    "RetrieveValueFlag",
     "S3Dict",
-    "SafeStrTuple",
     "WriteOnceDict",
-    "__version__",
-    "get_codec",
-    "get_safe_chars",
-    "register_codec",
-    "replace_unsafe_chars",
 ]
+__all__ += _public.__all__

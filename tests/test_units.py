@@ -252,3 +252,12 @@ def test_public_names_match() -> None:
     for name in names:
         assert hasattr(aio, name) and hasattr(sync, name), name
     assert set(aio.__all__) <= set(sync.__all__) | {"MemoryBackend"}
+
+
+def test_both_packages_export_the_same_names_and_sync_stores_are_facades() -> None:
+    assert sorted(aio.__all__) == sorted(sync.__all__)
+    for name in sync.__all__:
+        obj = getattr(sync, name)
+        if isinstance(obj, type) and issubclass(obj, aio.PersiDict):
+            raise AssertionError(f"persidict_sync.{name} is an async store")
+    assert issubclass(sync.LocalDict, sync.PersiDict) and sync.KEEP_CURRENT is aio.KEEP_CURRENT

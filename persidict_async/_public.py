@@ -1,0 +1,66 @@
+"""The public names that persidict_async and persidict_sync share (all but the stores)."""
+
+from ._version import __version__
+from .codecs import Codec, get_codec, register_codec
+from .errors import BackendError, ConcurrencyConflictError, CorruptValueError, MutationPolicyError
+from .flags import (
+    ALWAYS_RETRIEVE,
+    ANY_ETAG,
+    DELETE_CURRENT,
+    ETAG_HAS_CHANGED,
+    ETAG_IS_THE_SAME,
+    IF_ETAG_CHANGED,
+    ITEM_NOT_AVAILABLE,
+    KEEP_CURRENT,
+    NEVER_RETRIEVE,
+    VALUE_NOT_RETRIEVED,
+    ConditionalOperationResult,
+    ETagConditionFlag,
+    ETagValue,
+    Joker,
+    OperationResult,
+    RetrieveValueFlag,
+)
+from .keys import (
+    NonEmptyPersiDictKey,
+    NonEmptySafeStrTuple,
+    PersiDictKey,
+    SafeStrTuple,
+    get_safe_chars,
+    replace_unsafe_chars,
+)
+from .memory import MemoryBackend
+
+__all__ = [
+    "ALWAYS_RETRIEVE",
+    "ANY_ETAG",
+    "DELETE_CURRENT",
+    "ETAG_HAS_CHANGED",
+    "ETAG_IS_THE_SAME",
+    "IF_ETAG_CHANGED",
+    "ITEM_NOT_AVAILABLE",
+    "KEEP_CURRENT",
+    "NEVER_RETRIEVE",
+    "VALUE_NOT_RETRIEVED",
+    "BackendError",
+    "Codec",
+    "ConcurrencyConflictError",
+    "ConditionalOperationResult",
+    "CorruptValueError",
+    "ETagConditionFlag",
+    "ETagValue",
+    "Joker",
+    "MemoryBackend",
+    "MutationPolicyError",
+    "NonEmptyPersiDictKey",
+    "NonEmptySafeStrTuple",
+    "OperationResult",
+    "PersiDictKey",
+    "RetrieveValueFlag",
+    "SafeStrTuple",
+    "__version__",
+    "get_codec",
+    "get_safe_chars",
+    "register_codec",
+    "replace_unsafe_chars",
+]
