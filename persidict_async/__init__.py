@@ -8,9 +8,11 @@ machines can share a store. Every operation is a coroutine; the synchronous
 from . import _public
 from ._public import *  # noqa: F403 - the names shared with persidict_sync
 from .base import PersiDict
+from .copying import CopyStats, copy_store
 from .files import FileDirDict
 from .memory import EmptyDict, LocalDict
 from .s3 import BasicS3Dict, S3Dict
+from .urls import open_store
 from .wrappers import AppendOnlyDictCached, MutableDictCached, OverlappingMultiDict, WriteOnceDict
 
 # The stores (async here); persidict_sync exports the same names as sync facades.
@@ -27,3 +29,4 @@ __all__ = [
     "WriteOnceDict",
 ]
 __all__ += _public.__all__
+__all__ += ["CopyStats", "copy_store", "open_store"]

@@ -7,6 +7,7 @@ network stores run on one shared background event loop.
 
 from persidict_async import _public
 from persidict_async._public import *  # noqa: F403 - the names shared with persidict_async
+from persidict_async.copying import CopyStats
 
 from ._facade import PersiDict
 from ._overlapping import OverlappingMultiDict
@@ -20,6 +21,7 @@ from ._stores import (
     S3Dict,
     WriteOnceDict,
 )
+from ._tools import copy_store, open_store
 
 # The stores (sync facades here), under the names persidict_async uses.
 __all__ = [
@@ -35,3 +37,4 @@ __all__ = [
     "WriteOnceDict",
 ]
 __all__ += _public.__all__
+__all__ += ["CopyStats", "copy_store", "open_store"]
