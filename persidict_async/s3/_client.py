@@ -126,8 +126,10 @@ class ClientHub:
         """The client of the running event loop (opened on first use)."""
         loop = asyncio.get_running_loop()
         entry = self._clients.get(loop)
-        if entry is not None:
+        if entry is not None and self._bucket_ready:
             return entry[1]
+        # Until the bucket is known to exist, callers wait on the lock: a client
+        # published before that would let concurrent first writes hit NoSuchBucket.
         lock = self._locks.get(loop)
         if lock is None:
             lock = self._locks[loop] = asyncio.Lock()
