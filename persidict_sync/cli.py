@@ -222,7 +222,7 @@ def _iso(mtime: float) -> str:
 
 
 @contextlib.contextmanager
-def _progress_bar(show: bool | None, unit: str) -> Iterator[Callable[[int, int | None], None]]:
+def _progress_bar(show: bool | None, unit: str, leave: bool) -> Iterator[Callable[[int, int | None], None]]:
     """A ``progress(done, total)`` callback drawing a tqdm bar on stderr when shown."""
     if show is None:
         show = sys.stderr.isatty()
@@ -231,7 +231,7 @@ def _progress_bar(show: bool | None, unit: str) -> Iterator[Callable[[int, int |
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=None, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False)
+    bar = tqdm(total=None, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=leave)
 
     def update(done: int, total: int | None) -> None:
         if total is not None and bar.total != total:
@@ -351,7 +351,7 @@ def _stats(args: argparse.Namespace) -> int:
         sizes_known = True
         oldest: tuple[float, str] | None = None
         newest: tuple[float, str] | None = None
-        with _progress_bar(None, "key") as progress:
+        with _progress_bar(None, "key", leave=False) as progress:
             async for key, record in store._scan(True):
                 count += 1
                 if record is None:
@@ -399,7 +399,7 @@ def _copy(args: argparse.Namespace) -> int:
         dst_spec = _spec(args.dst, must_exist=False, defaults=inherited)
 
     async def body(src: core.PersiDict[Any], dst: core.PersiDict[Any]) -> int:
-        with _progress_bar(args.progress, "key") as progress:
+        with _progress_bar(args.progress, "key", leave=True) as progress:
             try:
                 stats = await copy_store(src, dst, prefix=prefix or None, jobs=args.jobs,
                                          skip_unchanged=args.skip_unchanged, progress=progress)  # fmt: skip
