@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, BrokenPipeError):
             return _broken_pipe()
         return _fail(str(exc), 1)
+    except (ValueError, TypeError) as exc:
+        # e.g. a key component too long for the backend, or a value the store refuses
+        return _fail(str(exc), 1)
     except ImportError as exc:
         return _fail(f"{exc} (S3 stores need the s3 extra: pip install 'persidict-async[s3]')", 1)
     except KeyboardInterrupt:

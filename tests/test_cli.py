@@ -120,6 +120,7 @@ def test_missing_keys_and_stores(tmp_path: Path) -> None:
     fails(cli("get", "typo", "a", cwd=tmp_path), 1, "no store at")
     fails(cli("stats", "typo", cwd=tmp_path), 1, "no store at")
     assert not (tmp_path / "typo").exists()  # reading never creates a folder
+    fails(cli("put", "store", "k" * 300, "v", cwd=tmp_path), 1, "300 characters long")
 
 
 @pytest.mark.parametrize(
