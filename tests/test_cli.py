@@ -233,3 +233,26 @@ def test_copy_local_to_s3_to_local(tmp_path: Path, s3_server: S3Server) -> None:
 def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and ".#" not in str(p)}  # fmt: skip
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    import persidict_sync as sync
+
+    sync.FileDirDict(base_dir=tmp_path / "src").update({str(i): i for i in range(3)})
+    main, tty = pty.openpty()
+    fcntl.ioctl(tty, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    try:
+        out = subprocess.run([*persidict_command(), "copy", "src", "dst"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=tty, timeout=60, cwd=tmp_path)  # fmt: skip
+    finally:
+        os.close(tty)
+    drawn = os.read(main, 65536).decode(errors="replace")
+    os.close(main)
+    assert out.returncode == 0 and out.stdout.startswith(b"copied 3 of 3 keys")
+    assert "3/3" in drawn  # stdout stays clean data, the bar goes to the terminal
