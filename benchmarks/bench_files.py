@@ -19,12 +19,12 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from persidict_sync import FileDirDict
+
+from ._plain import write_value
+from ._timing import timed as _timed
 
 N_KEYS = 10_000
 N_DURABLE = 100  # durable writes per round and contender: each costs two fsyncs
@@ -32,29 +32,10 @@ VALUE = {"id": 12345, "name": "example item", "tags": ["a", "b", "c"], "score": 
 README = Path(__file__).with_name("README.md")
 
 
-def _timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def _plain_durable_writes(folder: str, names: list[str]) -> None:
     """The floor: temp file + write + fsync + rename + folder fsync, nothing else."""
     for name in names:
-        data = pickle.dumps(VALUE, protocol=5)
-        tmp = f"{folder}/.tmp.{name}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, f"{folder}/{name}.pkl")
-        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        write_value(folder, name, VALUE, durable=True)
 
 
 def run(rounds: int) -> list[tuple[str, str, str, str, bool]]:
