@@ -32,7 +32,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmarks (peers are installed here only, never as library dependencies)."""
-    session.install("-e", ".[dev]", "persidict==0.309.0")
+    session.install("-e", ".[dev]", "persidict==0.309.0", "diskcache", "sqlitedict", "nfsdict")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 
