@@ -145,8 +145,8 @@ def markdown(doc: dict[str, Any], details: bool = True) -> str:
     lines = [
         f"Machine: {m['cores']} cores, {m['memory']}, Python {m['python']}, {m['os']}, disk: {m['disk']}. "
         f"Measured {m['date']} on a shared machine (other work ran at the same time): contenders are "
-        f"interleaved in random order, one warm-up round is discarded, medians over "
-        f"{cfg['rounds']} rounds. Versions: "
+        f"interleaved in random order{', one warm-up round discarded' if cfg.get('warmup') else ''}, "
+        f"medians over {cfg['rounds']} rounds. Versions: "
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
         + f"; shelve uses {m['shelve_backend']}.",
         "",
@@ -164,7 +164,9 @@ def markdown(doc: dict[str, Any], details: bool = True) -> str:
         "`set, durable` is persidict-async `durable=True`, persidict, nfsdict, diskcache with "
         "synchronous=FULL, sqlitedict autocommit, plain files with fsync of file and folder. "
         "`get, new process` starts a Python process that opens the store and reads every key "
-        "(time from the open to the last read, imports excluded; the OS page cache is warm).",
+        "(time from the open to the last read, imports excluded; the OS page cache is warm). "
+        "nfsdict reads every value into memory when it opens, so its in-process reads, `in`, "
+        "`len` and listing are dictionary look-ups; its open and new-process rows carry the cost.",
     ]
     for section, ops in doc["sections"].items():
         cols = _columns(ops)
@@ -242,7 +244,7 @@ def chart(doc: dict[str, Any], path: Path) -> None:
     ax.set_title("fan-out, 100 B values (async FileDirDict vs plain files on c threads)")
     ax.legend(fontsize=8)
     ax = axes[1][1]
-    s3 = next((v for k, v in secs.items() if k.startswith("S3")), {})
+    s3: dict[str, Any] = next((v for k, v in secs.items() if k.startswith("S3")), {})
     s3_ops = list(s3)
     who = [w for w in (OURS, "persidict 0.309", FLOOR) if any(w in r for r in s3.values())]
     height = 0.8 / max(1, len(who))

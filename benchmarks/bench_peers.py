@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,7 +55,8 @@ class Config:
 
     n_small: int = 10_000
     n_large: int = 1_000
-    rounds: int = 3  # measured rounds, after one warm-up round
+    rounds: int = 3  # measured rounds
+    warmup: bool = True  # one more round first, measured and discarded
     durable_writes: int = 40  # single durable writes per round and contender (small values)
     opens: int = 5
     s3_keys: int = 100
@@ -64,8 +66,8 @@ class Config:
     s3: bool = True
 
 
-QUICK = Config(n_small=200, n_large=20, rounds=1, durable_writes=3, opens=2, s3_keys=10, s3_single=3,
-               s3_rounds=1, s3_server="moto")  # fmt: skip
+QUICK = Config(n_small=200, n_large=20, rounds=1, warmup=False, durable_writes=3, opens=2,
+               s3_keys=10, s3_single=3, s3_rounds=1, s3_server="moto")  # fmt: skip
 
 
 class Recorder:
@@ -105,7 +107,8 @@ def bench_size(root: Path, label: str, value: object, n: int, cfg: Config, rec: 
     main = {a.name: root / label / a.name.replace(" ", "_") / "main" for a in adapters}
     durable = {a.name: root / label / a.name.replace(" ", "_") / "durable" for a in adapters}
     n_durable = cfg.durable_writes if len(repr(value)) < 1000 else max(2, cfg.durable_writes // 4)
-    for rnd in range(cfg.rounds + 1):
+    first = 0 if cfg.warmup else 1
+    for rnd in range(first, cfg.rounds + 1):
         rec.keep = rnd > 0
         print(f"  {label}: round {rnd}{' (warm-up)' if rnd == 0 else ''}", flush=True)
         order = keys[:]
@@ -114,8 +117,8 @@ def bench_size(root: Path, label: str, value: object, n: int, cfg: Config, rec: 
         for a in _shuffled(rng, adapters):
             h = a.open(main[a.name])
             if a.has_fast_set:
-                rec.add(label, "set, not durable", a.name, timed(lambda a=a, h=h: a.set_batch(h, items)) / n)
-            elif rnd == 0:
+                rec.add(label, "set, not durable", a.name, timed(partial(a.set_batch, h, items)) / n)
+            elif rnd == first:
                 with no_fsync():
                     a.set_batch(h, items)
             a.close(h)
@@ -125,17 +128,16 @@ def bench_size(root: Path, label: str, value: object, n: int, cfg: Config, rec: 
             for a in _shuffled(rng, [ADAPTERS[name] for name in hs]):
                 k = f"d{rnd}_{i}"
                 rec.add(label, "set, durable", a.name,
-                        timed(lambda a=a, k=k, h=hs[a.name]: a.set_one(h, k, value)))  # fmt: skip
+                        timed(partial(a.set_one, hs[a.name], k, value)))  # fmt: skip
         for name, h in hs.items():
             ADAPTERS[name].close(h)
         # Opening an existing store.
         for _ in range(cfg.opens):
             for a in _shuffled(rng, adapters):
-                box: list[Any] = []
-                folder = main[a.name]
-                rec.add(label, "open existing store", a.name,
-                        timed(lambda a=a, b=box, f=folder: b.append(a.open(f, readonly=True))))  # fmt: skip
-                a.close(box[0])
+                start = time.perf_counter()
+                h = a.open(main[a.name], readonly=True)
+                rec.add(label, "open existing store", a.name, time.perf_counter() - start)
+                a.close(h)
         # Reads through one open handle per contender.
         hs = {a.name: a.open(main[a.name], readonly=True) for a in adapters}
         ops: list[tuple[str, Callable[[Adapter, Any, list[str]], object], int]] = [
@@ -164,15 +166,17 @@ def bench_size(root: Path, label: str, value: object, n: int, cfg: Config, rec: 
         asyncio.run(_fanout(main, durable, label, keys, items, n_durable, rec))
 
 
+def _plain_put(folder: str, durable: bool, kv: tuple[str, object]) -> None:
+    _plain.write_value(folder, kv[0], kv[1], durable)
+
+
 async def _fanout(main: dict[str, Path], durable: dict[str, Path], label: str, keys: list[str],
                   items: list[tuple[str, object]], n_durable: int, rec: Recorder) -> None:  # fmt: skip
     """get_many / set_many of the async FileDirDict at each concurrency, next to plain threads."""
-    import time
-
     import persidict_async as aio
 
-    ours = aio.FileDirDict(base_dir=main[OURS], durable=False)
-    ours_d = aio.FileDirDict(base_dir=durable[OURS], durable=True)
+    ours: aio.FileDirDict[Any] = aio.FileDirDict(base_dir=main[OURS], durable=False)
+    ours_d: aio.FileDirDict[Any] = aio.FileDirDict(base_dir=durable[OURS], durable=True)
     plain, plain_d = str(main[LIMIT]), str(durable[LIMIT])
     section = f"fan-out, {label}"
     loop = asyncio.get_running_loop()
@@ -185,18 +189,15 @@ async def _fanout(main: dict[str, Path], durable: dict[str, Path], label: str, k
                 await asyncio.gather(*(loop.run_in_executor(pool, fn, x) for x in args))
 
             runs: list[tuple[str, str, Callable[[], Any], int]] = [
-                (f"get_many, c={c}", OURS, lambda c=c: ours.get_many(keys, max_concurrency=c), n),
-                (f"get_many, c={c}", LIMIT,
-                 lambda: plain_run(lambda k: _plain.read_value(plain, k), keys), n),
-                (f"set_many, not durable, c={c}", OURS,
-                 lambda c=c: ours.set_many(items, max_concurrency=c), n),
+                (f"get_many, c={c}", OURS, partial(ours.get_many, keys, max_concurrency=c), n),
+                (f"get_many, c={c}", LIMIT, partial(plain_run, partial(_plain.read_value, plain), keys), n),
+                (f"set_many, not durable, c={c}", OURS, partial(ours.set_many, items, max_concurrency=c), n),
                 (f"set_many, not durable, c={c}", LIMIT,
-                 lambda: plain_run(lambda kv: _plain.write_value(plain, kv[0], kv[1], False), items), n),
+                 partial(plain_run, partial(_plain_put, plain, False), items), n),
                 (f"set_many, durable, c={c}", OURS,
-                 lambda c=c, d=d_items: ours_d.set_many(d, max_concurrency=c), n_durable),
+                 partial(ours_d.set_many, d_items, max_concurrency=c), n_durable),
                 (f"set_many, durable, c={c}", LIMIT,
-                 lambda d=d_items: plain_run(lambda kv: _plain.write_value(plain_d, kv[0], kv[1], True), d),
-                 n_durable),
+                 partial(plain_run, partial(_plain_put, plain_d, True), d_items), n_durable),
             ]  # fmt: skip
             for op, who, make, per in runs:
                 start = time.perf_counter()
@@ -234,8 +235,8 @@ def bench_s3(cfg: Config, rec: Recorder) -> None:
             for i in range(cfg.s3_single):
                 k = keys[i % n]
                 for who, store in random.sample([(OURS, ours), (them, theirs)], 2):
-                    rec.add(section, "set 1 key", who, timed(lambda s=store, k=k: s.__setitem__(k, SMALL)))
-                    rec.add(section, "get 1 key", who, timed(lambda s=store, k=k: s[k]))
+                    rec.add(section, "set 1 key", who, timed(partial(store.__setitem__, k, SMALL)))
+                    rec.add(section, "get 1 key", who, timed(partial(store.__getitem__, k)))
             for _ in range(cfg.s3_rounds):
                 t_set = timed(lambda: [theirs.__setitem__(k, v) for k, v in values.items()]) / n
                 t_get = timed(lambda: [theirs[k] for k in keys]) / n
@@ -243,9 +244,9 @@ def bench_s3(cfg: Config, rec: Recorder) -> None:
                     rec.add(section, f"set {n} keys, c={c}", them, t_set)
                     rec.add(section, f"get {n} keys, c={c}", them, t_get)
                     rec.add(section, f"set {n} keys, c={c}", OURS,
-                            timed(lambda c=c: ours.set_many(values, max_concurrency=c)) / n)  # fmt: skip
+                            timed(partial(ours.set_many, values, max_concurrency=c)) / n)  # fmt: skip
                     rec.add(section, f"get {n} keys, c={c}", OURS,
-                            timed(lambda c=c: ours.get_many(keys, max_concurrency=c)) / n)  # fmt: skip
+                            timed(partial(ours.get_many, keys, max_concurrency=c)) / n)  # fmt: skip
             assert ours.get_many(keys[:2]) == [SMALL, SMALL]
             ours.close()
 
@@ -284,18 +285,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 part")
     parser.add_argument("--out", type=Path, default=None,
                         help="write latest.json, latest.md, benchmarks.png here, not in the repository")
+    parser.add_argument("--render", type=Path, default=None,
+                        help="measure nothing: rewrite the outputs from this results JSON")
     args = parser.parse_args(argv if argv is not None else [])
+    if args.render:
+        _report.write_all(json.loads(args.render.read_text()), args.out, readme=args.out is None)
+        return
     quick = args.quick or os.environ.get("PERSIDICT_BENCH_QUICK", "") not in ("", "0")
     cfg = QUICK if quick else Config()
     if args.no_s3:
         cfg = Config(**{**cfg.__dict__, "s3": False})
+    out = args.out
+    if quick and out is None:  # a smoke run never replaces the checked-in results
+        out = Path(tempfile.gettempdir()) / "persidict_bench_quick"
     try:
         doc = run(cfg)
-        _report.write_all(doc, args.out, readme=args.out is None and not quick)
+        _report.write_all(doc, out, readme=out is None)
     except PeerMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     print(_report.markdown(doc, details=False))
+    print(f"results written to {out or _report.RESULTS}", flush=True)
 
 
 if __name__ == "__main__":
