@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--server", choices=("seaweedfs", "moto"), default="seaweedfs")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv if argv is not None else [])
     text = table(run(args.keys, args.server), args.server)
     print(text)
     write_readme(text)
