@@ -3,6 +3,7 @@
 
     python3 dev.py demo      # a short tour of the library on a temporary local store
     python3 dev.py test      # the full test suite (what CI runs)
+    python3 dev.py docs      # build the documentation site (mkdocs, strict) into a temporary folder
     python3 dev.py nox -s lint typecheck bench   # any nox session
 """
 
@@ -12,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -20,6 +22,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
+DOCS_STAMP = VENV / ".installed-docs"
 
 
 def ensure_env() -> None:
@@ -37,8 +40,19 @@ def ensure_env() -> None:
     STAMP.write_text(digest)
 
 
+def ensure_docs_env() -> None:
+    """Install the docs extra into .venv (once per pyproject change)."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if DOCS_STAMP.exists() and DOCS_STAMP.read_text() == digest:
+        return
+    print("installing persidict-async[docs] into .venv ...", flush=True)
+    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-e", f"{ROOT}[docs,dev]"], check=True)
+    DOCS_STAMP.write_text(digest)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "nox"):
+    if not argv or argv[0] not in ("demo", "test", "docs", "nox"):
         print(__doc__)
         return 2
     ensure_env()
@@ -47,6 +61,11 @@ def main(argv: list[str]) -> int:
         args = [str(PY), "-m", "persidict_sync", "demo", *rest]
     elif command == "test":
         args = [str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *rest]
+    elif command == "docs":
+        ensure_docs_env()
+        with tempfile.TemporaryDirectory() as site:
+            build = [str(PY), "-m", "mkdocs", "build", "--strict", "-q", "-d", site, *rest]
+            return subprocess.run(build, cwd=ROOT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}).returncode
     else:
         args = [str(PY), "-m", "nox", *rest]
     return subprocess.run(args, cwd=ROOT).returncode

@@ -38,8 +38,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Run the documentation examples (docs/*.md code blocks are executed by tests)."""
-    session.install("-e", ".[dev]")
+    """Build the site (mkdocs, strict) and run every example of the docs (tests/test_docs.py)."""
+    session.install("-e", ".[docs,dev]")
+    session.run("mkdocs", "build", "--strict", "-d", f"{session.create_tmp()}/site")
     session.run("pytest", "-q", "tests/test_docs.py", *session.posargs)
 
 
