@@ -1,7 +1,7 @@
 """Every example of the README and of docs/**/*.md runs, so examples cannot rot.
 
-- ```python blocks (README and docs) are executed, each in a fresh namespace, in
-  a temporary working directory.
+- ```python blocks (README and docs) are executed in a temporary working
+  directory; the blocks of one page run in order in one namespace.
 - ```bash blocks of docs/ pages are run by bash (``set -euo pipefail``) with the
   test interpreter's scripts (``persidict``) first on PATH. The README's bash
   blocks are setup commands (``python3 dev.py ...``) and are not run here.
@@ -31,12 +31,21 @@ NEEDS_S3 = re.compile(r"S3Dict|s3://")
 
 
 def _blocks() -> list[tuple[str, str, str]]:
+    """(where, language, code) of every block to run; a page's python blocks form one item."""
     found = []
     for page in PAGES:
+        name = str(page.relative_to(ROOT))
+        python = []
         for i, (_, lang, code) in enumerate(BLOCK.findall(page.read_text(encoding="utf-8"))):
-            if lang == "bash" and page == README:
-                continue
-            found.append((f"{page.relative_to(ROOT)}#{i}", lang, textwrap.dedent(code)))
+            code = textwrap.dedent(code)
+            if lang == "python":
+                python.append((f"{name}#{i}", code))
+            elif page != README:
+                found.append((f"{name}#{i}", lang, code))
+        if python:
+            # The python blocks of a page run in order in one namespace, so a later
+            # block may use what an earlier one defined (as a reader would).
+            found.append((name, "python", "\n".join(f"# {w}\n{c}" for w, c in python)))
     return found
 
 
@@ -45,7 +54,7 @@ BLOCKS = _blocks()
 
 def test_docs_have_examples() -> None:
     # Guards the pattern above: a silently empty parametrisation would test nothing.
-    assert sum(1 for where, _, _ in BLOCKS if where.startswith("docs")) >= 3
+    assert sum(1 for where, _, _ in BLOCKS if where.startswith("docs")) >= 8
 
 
 @pytest.mark.parametrize("where, lang, code", BLOCKS, ids=[w for w, _, _ in BLOCKS])
