@@ -2,7 +2,13 @@
 
 from ._version import __version__
 from .codecs import Codec, get_codec, register_codec
-from .errors import BackendError, ConcurrencyConflictError, CorruptValueError, MutationPolicyError
+from .errors import (
+    BackendError,
+    ConcurrencyConflictError,
+    CorruptValueError,
+    MutationPolicyError,
+    UntrustedValueError,
+)
 from .flags import (
     ALWAYS_RETRIEVE,
     ANY_ETAG,
@@ -58,6 +64,7 @@ __all__ = [
     "PersiDictKey",
     "RetrieveValueFlag",
     "SafeStrTuple",
+    "UntrustedValueError",
     "__version__",
     "get_codec",
     "get_safe_chars",

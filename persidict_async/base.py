@@ -11,16 +11,24 @@ it is atomic on any backend whose primitives are.
 from __future__ import annotations
 
 import heapq
+import math
 import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from ._batch import bounded_map
+from ._frame import FrameError, Framer, SignatureMismatch, deadline_of, is_framed
 from ._io import sleep
 from .codecs import get_codec, is_text_format
-from .errors import ConcurrencyConflictError, CorruptValueError, MutationPolicyError
+from .errors import (
+    ConcurrencyConflictError,
+    CorruptValueError,
+    MutationPolicyError,
+    UntrustedValueError,
+)
 from .flags import (
     ALWAYS_RETRIEVE,
     ANY_ETAG,
@@ -94,6 +102,29 @@ def _rebuild(cls: type[PersiDict[Any]], params: dict[str, Any]) -> PersiDict[Any
     return cls(**params)
 
 
+def _now() -> float:
+    """The clock of expiry deadlines (POSIX seconds; each machine's own clock)."""
+    return time.time()
+
+
+def _check_ttl(ttl: Any, name: str = "ttl") -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or math.isnan(ttl) or ttl <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds (or None), got {ttl!r}")
+    return float(ttl)
+
+
+def _check_signing_key(key: Any) -> bytes | None:
+    if key is None:
+        return None
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    if not isinstance(key, bytes | bytearray) or not key:
+        raise TypeError("signing_key must be a non-empty bytes or str (or None)")
+    return bytes(key)
+
+
 class PersiDict(ABC, Generic[V]):
     """A persistent dictionary; every operation is a coroutine.
 
@@ -103,11 +134,18 @@ class PersiDict(ABC, Generic[V]):
         append_only: Refuse overwrites and deletions (MutationPolicyError).
         base_class_for_values: Values must be instances of it (checked on
             write and read); must be str for text formats.
+        ttl: Seconds a written value lives (None: values never expire and
+            deadlines are ignored; ``math.inf``: no default expiry, but per-write
+            ``ttl=`` is allowed). Expired keys read as missing everywhere.
+        signing_key: Sign every written value with HMAC-SHA256 under this key
+            and refuse to decode values without a valid signature (so a writable
+            shared folder or bucket cannot inject pickles).
     """
 
     _backend_name: ClassVar[str] = "abstract"
     _max_concurrency: ClassVar[int] = 32
     _component_limit: ClassVar[int | None] = None
+    _secret_params: ClassVar[tuple[str, ...]] = ("signing_key",)
 
     def __init__(
         self,
@@ -115,6 +153,8 @@ class PersiDict(ABC, Generic[V]):
         serialization_format: str = "pkl",
         append_only: bool = False,
         base_class_for_values: type | None = None,
+        ttl: float | None = None,
+        signing_key: bytes | str | None = None,
     ) -> None:
         if not isinstance(serialization_format, str) or not serialization_format:
             raise ValueError("serialization_format must be a non-empty str")
@@ -134,9 +174,25 @@ class PersiDict(ABC, Generic[V]):
         self.serialization_format = serialization_format
         self.append_only = append_only
         self.base_class_for_values = base_class_for_values
-        self._codec = get_codec(serialization_format)
-        self._decode_bytes = self._codec.decode
-        self._encode_value = self._codec.encode
+        self.ttl = _check_ttl(ttl)
+        self.signing_key = _check_signing_key(signing_key)
+        self._expiring = self.ttl is not None
+        self._framer = framer = Framer(self.signing_key)
+        codec = self._codec = get_codec(serialization_format)
+        self._encode_value = codec.encode
+        # Pickles and JSON never start with the envelope's NUL byte, so their plain
+        # values need no envelope and their decoder runs first (envelopes are the
+        # rare case, handled when it fails); other codecs' output might look alike.
+        self._unambiguous = bool(getattr(codec, "unambiguous", False))
+        self._frames = self._expiring or framer.signs or not self._unambiguous
+        if framer.signs or not self._unambiguous:
+
+            def decode_enveloped(data: bytes) -> Any:
+                return codec.decode(framer.open(data))
+
+            self._decode_bytes = decode_enveloped
+        else:
+            self._decode_bytes = codec.decode
         if self._component_limit is None and type(self)._key is PersiDict._key:
             self._key = to_key  # type: ignore[method-assign]  # skip the limit check
 
@@ -223,6 +279,8 @@ class PersiDict(ABC, Generic[V]):
             "serialization_format": self.serialization_format,
             "append_only": self.append_only,
             "base_class_for_values": self.base_class_for_values,
+            "ttl": self.ttl,
+            "signing_key": self.signing_key,
         }
 
     @property
@@ -252,13 +310,25 @@ class PersiDict(ABC, Generic[V]):
                     )
         return k
 
-    def _encode(self, key: NonEmptySafeStrTuple, value: Any) -> bytes:
+    def _encode(self, key: NonEmptySafeStrTuple, value: Any, ttl: float | None = None) -> bytes:
         if type(value) not in _PLAIN_TYPES or self.base_class_for_values is not None:
             self._check_value(key, value)
         try:
-            return self._encode_value(value)
+            payload = self._encode_value(value)
         except TypeError as exc:
             raise TypeError(f"cannot store the value for key {key!r}: {exc}") from exc
+        if ttl is not None:
+            ttl = _check_ttl(ttl)
+            if not self._expiring:
+                raise ValueError(
+                    "a per-write ttl needs a store opened with expiry (ttl=seconds or ttl=math.inf)"
+                )
+        elif not self._frames:
+            return payload
+        else:
+            ttl = self.ttl
+        deadline = None if ttl is None or ttl == math.inf else _now() + ttl
+        return self._framer.wrap(payload, deadline)
 
     def _check_value(self, key: NonEmptySafeStrTuple, value: Any) -> None:
         base = self.base_class_for_values
@@ -273,7 +343,17 @@ class PersiDict(ABC, Generic[V]):
     def _decode(self, key: NonEmptySafeStrTuple, data: bytes) -> V:
         try:
             value = self._decode_bytes(data)
+        except SignatureMismatch as exc:
+            raise UntrustedValueError(
+                f"refusing the stored value of key {key!r}: {exc} (values of a store with "
+                "a signing_key must be written with the same key)",
+                backend=self._backend_name,
+                operation="decode",
+                key=key,
+            ) from exc
         except Exception as exc:
+            if self._unambiguous and is_framed(data):
+                return self._decode_framed(key, data)
             raise CorruptValueError(
                 f"the stored value of key {key!r} cannot be decoded as "
                 f"{self.serialization_format!r}: {type(exc).__name__}: {exc}",
@@ -289,6 +369,129 @@ class PersiDict(ABC, Generic[V]):
             )
         return value  # type: ignore[no-any-return]
 
+    def _decode_framed(self, key: NonEmptySafeStrTuple, data: bytes) -> V:
+        # An envelope read by a store that does not sign: decode its payload.
+        try:
+            payload = self._framer.open(data)
+        except FrameError as exc:
+            raise CorruptValueError(
+                f"the stored value of key {key!r} has a damaged envelope: {exc}",
+                backend=self._backend_name,
+                operation="decode",
+                key=key,
+            ) from exc
+        return self._decode(key, payload)
+
+    # ------------------------------------------------------------------ expiry
+    # Stores opened with a ttl see an expired value as absent; these helpers
+    # put that view over the primitives, so every operation below honours it.
+
+    def _alive(self, record: Record | None) -> Record | None:
+        """``record``, or None when its value has expired (needs the record's data)."""
+        if record is None or not self._expiring or record.data is None:
+            return record
+        deadline = deadline_of(record.data)
+        return record if deadline is None or deadline > _now() else None
+
+    def _fresh(self, data: bytes) -> bool:
+        deadline = deadline_of(data)
+        return deadline is None or deadline > _now()
+
+    async def _live_stat(self, key: NonEmptySafeStrTuple) -> Record | None:
+        """The live record of ``key`` (its data only when expiry needed them)."""
+        if not self._expiring:
+            return await self._stat(key)
+        return self._alive(await self._read(key))
+
+    async def _live_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
+        data = await self._read_data(key)
+        if data is not None and self._expiring and not self._fresh(data):
+            return None
+        return data
+
+    def _live_scan(
+        self, with_meta: bool
+    ) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
+        """Like ``_scan``, without expired keys."""
+        if not self._expiring:
+            return self._scan(with_meta)
+        return self._scan_alive(with_meta)
+
+    async def _scan_alive(
+        self, with_meta: bool
+    ) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
+        page: list[NonEmptySafeStrTuple] = []
+        limit = self._batch_limit(None)
+
+        async def alive(key: NonEmptySafeStrTuple) -> Record | None:
+            return self._alive(await self._read(key))
+
+        async def flush() -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
+            records = await bounded_map(alive, page, limit)
+            for key, record in zip(page, records, strict=True):
+                if record is not None:
+                    yield key, Record(record.etag, record.mtime, record.size) if with_meta else None
+            page.clear()
+
+        async for key, _ in self._scan(False):
+            page.append(key)
+            if len(page) >= _SCAN_PAGE:
+                async for item in flush():
+                    yield item
+        async for item in flush():
+            yield item
+
+    async def _apply_live(
+        self,
+        key: NonEmptySafeStrTuple,
+        decide: Callable[[Record | None], bool],
+        data: bytes | None,
+        want_data: bool = False,
+        data_if_kept: bool = False,
+    ) -> Mutation:
+        """``_apply_if`` on the live view: an expired value is decided on as absent."""
+        if not self._expiring:
+            return await self._apply_if(key, decide, data, want_data, data_if_kept)
+        alive = self._alive
+        done = await self._apply_if(key, lambda record: decide(alive(record)), data, want_data=True)
+        return Mutation(alive(done.before), done.applied, done.etag)
+
+    async def _insert(self, key: NonEmptySafeStrTuple, data: bytes) -> bool:
+        """Write ``data`` only if ``key`` is absent (or expired); return whether written."""
+        if not self._expiring:
+            return await self._write(key, data, ITEM_NOT_AVAILABLE) is not None
+        return (await self._apply_live(key, _absent, data)).applied
+
+    async def _remove(self, key: NonEmptySafeStrTuple) -> bool:
+        """Delete ``key``; return whether a live value was there (expired ones go too)."""
+        if not self._expiring:
+            return await self._delete(key, None)
+        done = await self._apply_if(key, _present, None, want_data=True)
+        return self._alive(done.before) is not None
+
+    async def cull(self, *, max_concurrency: int | None = None) -> int:
+        """Delete every expired value; return how many were deleted.
+
+        Deadlines are absolute times stored with the values, so this works on any
+        store, whatever its own ``ttl``.
+        """
+        now = _now()
+
+        def expired(record: Record | None) -> bool:
+            if record is None or record.data is None:
+                return False
+            deadline = deadline_of(record.data)
+            return deadline is not None and deadline <= now
+
+        async def one(key: NonEmptySafeStrTuple) -> bool:
+            if not expired(await self._read(key)):
+                return False
+            # Decided again atomically: a value rewritten meanwhile is kept.
+            return (await self._apply_if(key, expired, None, want_data=True)).applied
+
+        keys = [key async for key, _ in self._scan(False)]
+        return sum(await bounded_map(one, keys, self._batch_limit(max_concurrency)))
+
     def _forbid_delete(self) -> None:
         if self.append_only:
             raise MutationPolicyError("append-only", "deletion is not allowed")
@@ -302,22 +505,28 @@ class PersiDict(ABC, Generic[V]):
         """Return the value of ``key``; KeyError (with the normalised key) if absent."""
         k = self._key(key)
         data = await self._read_data(k)
-        if data is None:
+        if data is None or (self._expiring and not self._fresh(data)):
             raise KeyError(k)
         return self._decode(k, data)
 
-    async def set_item(self, key: Any, value: V | Joker) -> None:
-        """Store ``value`` (KEEP_CURRENT: no-op; DELETE_CURRENT: delete if present)."""
+    async def set_item(self, key: Any, value: V | Joker, *, ttl: float | None = None) -> None:
+        """Store ``value`` (KEEP_CURRENT: no-op; DELETE_CURRENT: delete if present).
+
+        Args:
+            key: The key.
+            value: The value, or a joker.
+            ttl: Seconds this value lives, instead of the store's ``ttl``.
+        """
         k = self._key(key)
         if value is KEEP_CURRENT:
             return
         if value is DELETE_CURRENT:
             self._forbid_delete()
-            await self._delete(k, None)
+            await self._remove(k)
             return
-        data = self._encode(k, value)
+        data = self._encode(k, value, ttl)
         if self.append_only:
-            if await self._write(k, data, ITEM_NOT_AVAILABLE) is None:
+            if not await self._insert(k, data):
                 raise MutationPolicyError("append-only", f"key {k!r} already exists")
         else:
             await self._write(k, data, None)
@@ -326,26 +535,31 @@ class PersiDict(ABC, Generic[V]):
         """Delete ``key``; KeyError if absent."""
         k = self._key(key)
         self._forbid_delete()
-        if not await self._delete(k, None):
+        if not await self._remove(k):
             raise KeyError(k)
 
     async def discard(self, key: Any) -> bool:
         """Delete ``key`` if present; return whether it was."""
         k = self._key(key)
         self._forbid_delete()
-        return await self._delete(k, None)
+        return await self._remove(k)
 
     async def contains(self, key: Any) -> bool:
         """Whether ``key`` is stored."""
-        return await self._stat(self._key(key)) is not None
+        return await self._live_stat(self._key(key)) is not None
 
     async def len(self) -> int:
         """The number of keys."""
-        return await self._count()
+        if not self._expiring:
+            return await self._count()
+        n = 0
+        async for _ in self._live_scan(False):
+            n += 1
+        return n
 
     async def is_empty(self) -> bool:
         """Whether the store holds no key (stops at the first key found)."""
-        async for _ in self._scan(False):
+        async for _ in self._live_scan(False):
             return False
         return True
 
@@ -373,7 +587,7 @@ class PersiDict(ABC, Generic[V]):
         """Remove ``key`` and return its value (atomic read-and-delete)."""
         k = self._key(key)
         self._forbid_delete()
-        done = await self._apply_if(k, _present, None, want_data=True)
+        done = await self._apply_live(k, _present, None, want_data=True)
         if done.before is None or done.before.data is None:
             if default is _MISSING:
                 raise KeyError(k)
@@ -385,7 +599,7 @@ class PersiDict(ABC, Generic[V]):
         self._forbid_delete()
         while True:
             key = None
-            async for key, _ in self._scan(False):  # noqa: B007 - key is used after the loop
+            async for key, _ in self._live_scan(False):  # noqa: B007 - key is used after the loop
                 break  # any key will do; listing further would cost a full scan
             if key is None:
                 raise KeyError("popitem(): the store is empty")
@@ -423,7 +637,7 @@ class PersiDict(ABC, Generic[V]):
 
     async def keys(self) -> AsyncIterator[NonEmptySafeStrTuple]:
         """Iterate over the keys (lazily)."""
-        async for key, _ in self._scan(False):
+        async for key, _ in self._live_scan(False):
             yield key
 
     async def values(self) -> AsyncIterator[V]:
@@ -434,13 +648,13 @@ class PersiDict(ABC, Generic[V]):
     async def items(self) -> AsyncIterator[tuple[NonEmptySafeStrTuple, V]]:
         """Iterate over (key, value), skipping keys deleted meanwhile."""
         async for key, _ in self._scan(False):
-            data = await self._read_data(key)
+            data = await self._live_data(key)
             if data is not None:
                 yield key, self._decode(key, data)
 
     async def keys_and_timestamps(self) -> AsyncIterator[tuple[NonEmptySafeStrTuple, float]]:
         """Iterate over (key, last modification time)."""
-        async for key, record in self._scan(True):
+        async for key, record in self._live_scan(True):
             if record is not None:
                 yield key, record.mtime
 
@@ -456,7 +670,7 @@ class PersiDict(ABC, Generic[V]):
         # Times come from the listing (every backend's listing knows them), so a
         # cached store need not ask its main store for each one.
         async for key, record in self._scan(True):
-            data = await self._read_data(key)
+            data = await self._live_data(key)
             if data is not None and record is not None:
                 yield key, self._decode(key, data), record.mtime
 
@@ -464,7 +678,7 @@ class PersiDict(ABC, Generic[V]):
         """A uniformly random key, or None if the store is empty."""
         chosen: NonEmptySafeStrTuple | None = None
         seen = 0
-        async for key, _ in self._scan(False):
+        async for key, _ in self._live_scan(False):
             seen += 1
             if random.randrange(seen) == 0:  # reservoir sampling: one pass, O(1) memory
                 chosen = key
@@ -503,7 +717,7 @@ class PersiDict(ABC, Generic[V]):
     async def etag(self, key: Any) -> str:
         """The current ETag of ``key``; KeyError if absent."""
         k = self._key(key)
-        record = await self._stat(k)
+        record = await self._live_stat(k)
         if record is None:
             raise KeyError(k)
         return record.etag
@@ -511,7 +725,7 @@ class PersiDict(ABC, Generic[V]):
     async def timestamp(self, key: Any) -> float:
         """The last modification time of ``key`` (POSIX seconds); KeyError if absent."""
         k = self._key(key)
-        record = await self._stat(k)
+        record = await self._live_stat(k)
         if record is None:
             raise KeyError(k)
         return record.mtime
@@ -523,7 +737,7 @@ class PersiDict(ABC, Generic[V]):
     async def subdicts(self) -> dict[str, Self]:
         """One subdict per first component of the multi-component keys."""
         firsts: set[str] = set()
-        async for key, _ in self._scan(False):
+        async for key, _ in self._live_scan(False):
             if len(key) > 1:
                 firsts.add(key[0])
         return {name: self._subdict(SafeStrTuple(name)) for name in sorted(firsts)}
@@ -533,7 +747,11 @@ class PersiDict(ABC, Generic[V]):
         return dict(sorted(self._param_dict().items()))
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = self.get_params()
+        for name in self._secret_params:
+            if params.get(name) is not None:
+                params[name] = _HIDDEN  # secrets never show in logs
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({args})"
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -567,7 +785,7 @@ class PersiDict(ABC, Generic[V]):
         normalised = [self._key(k) for k in keys]
 
         async def one(k: NonEmptySafeStrTuple) -> Any:
-            data = await self._read_data(k)
+            data = await self._live_data(k)
             if data is None:
                 if default is _MISSING:
                     raise KeyError(k)
@@ -578,9 +796,15 @@ class PersiDict(ABC, Generic[V]):
 
     async def set_many(
         self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], *,
-        max_concurrency: int | None = None,
+        max_concurrency: int | None = None, ttl: float | None = None,
     ) -> None:  # fmt: skip
-        """Store many pairs (a mapping or an iterable of pairs), concurrently."""
+        """Store many pairs (a mapping or an iterable of pairs), concurrently.
+
+        Args:
+            items: A mapping, or an iterable of (key, value) pairs.
+            max_concurrency: How many writes may run at once.
+            ttl: Seconds these values live, instead of the store's ``ttl``.
+        """
         pairs = list(items.items() if isinstance(items, Mapping) else items)
         for pair in pairs:
             if not isinstance(pair, tuple) or len(pair) != 2:
@@ -589,10 +813,10 @@ class PersiDict(ABC, Generic[V]):
         prepared = [(self._key(k), v) for k, v in pairs]
         for k, v in prepared:
             if not isinstance(v, Joker):
-                self._encode(k, v)
+                self._encode(k, v, ttl)
 
         async def one(pair: tuple[NonEmptySafeStrTuple, Any]) -> None:
-            await self.set_item(pair[0], pair[1])
+            await self.set_item(pair[0], pair[1], ttl=ttl)
 
         await bounded_map(one, prepared, self._batch_limit(max_concurrency))
 
@@ -611,7 +835,7 @@ class PersiDict(ABC, Generic[V]):
         normalised = [self._key(k) for k in keys]
 
         async def one(k: NonEmptySafeStrTuple) -> bool:
-            deleted = await self._delete(k, None)
+            deleted = await self._remove(k)
             if not deleted and not missing_ok:
                 raise KeyError(k)
             return deleted
@@ -643,7 +867,7 @@ class PersiDict(ABC, Generic[V]):
         """The result of an operation that left the key as it was."""
         if record is not None and retrieve is not NEVER_RETRIEVE and record.data is None:
             if retrieve is ALWAYS_RETRIEVE or expected != record.etag:
-                record = await self._read(key)
+                record = self._alive(await self._read(key))
         if record is None:
             return ConditionalOperationResult(satisfied, ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE,
                                               ITEM_NOT_AVAILABLE)  # fmt: skip
@@ -664,7 +888,9 @@ class PersiDict(ABC, Generic[V]):
         """Read ``key`` and report whether the ETag condition holds (never raises KeyError)."""
         self._check_condition_args(condition, expected_etag, retrieve_value)
         k = self._key(key)
-        if retrieve_value is NEVER_RETRIEVE:
+        if self._expiring:
+            record = self._alive(await self._read(k))  # the deadline is in the data
+        elif retrieve_value is NEVER_RETRIEVE:
             record = await self._stat(k)
         elif retrieve_value is ALWAYS_RETRIEVE or not isinstance(expected_etag, str):
             record = await self._read(k)
@@ -703,7 +929,7 @@ class PersiDict(ABC, Generic[V]):
                 raise MutationPolicyError("append-only", f"key {k!r} already exists")
             return True
 
-        done = await self._apply_if(
+        done = await self._apply_live(
             k, decide, data, data_if_kept=retrieve_value is not NEVER_RETRIEVE
         )
         if not done.applied:
@@ -738,7 +964,7 @@ class PersiDict(ABC, Generic[V]):
         def decide(record: Record | None) -> bool:
             return verdict.check(record) and record is None
 
-        done = await self._apply_if(
+        done = await self._apply_live(
             k, decide, data, data_if_kept=retrieve_value is not NEVER_RETRIEVE
         )
         if done.applied:
@@ -759,7 +985,7 @@ class PersiDict(ABC, Generic[V]):
         def decide(record: Record | None) -> bool:
             return verdict.check(record) and record is not None
 
-        done = await self._apply_if(k, decide, None)
+        done = await self._apply_live(k, decide, None)
         if done.before is None:
             return ConditionalOperationResult(verdict.satisfied, ITEM_NOT_AVAILABLE,
                                               ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)  # fmt: skip
@@ -797,7 +1023,8 @@ class PersiDict(ABC, Generic[V]):
         attempts = 0
         while True:
             attempts += 1
-            record = await self._read(k)
+            stored = await self._read(k)
+            record = self._alive(stored)
             current: Any = ITEM_NOT_AVAILABLE
             if record is not None and record.data is not None:
                 current = self._decode(k, record.data)
@@ -812,7 +1039,8 @@ class PersiDict(ABC, Generic[V]):
             else:
                 if self.append_only and record is not None:
                     raise MutationPolicyError("append-only", f"key {k!r} already exists")
-                new_etag = await self._write(k, self._encode(k, new_value), actual)
+                # An expired value is replaced as if absent, but only that exact one.
+                new_etag = await self._write(k, self._encode(k, new_value), _etag_of(stored))
                 if new_etag is not None:
                     return OperationResult(new_etag, new_value)
             if n_retries is not None and attempts > n_retries:
@@ -824,8 +1052,21 @@ class PersiDict(ABC, Generic[V]):
 _MISSING_VALUE: Any = object()
 
 
+class _Hidden:
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+
+_HIDDEN = _Hidden()
+_SCAN_PAGE = 256  # keys whose expiry is checked concurrently while listing
+
+
 def _present(record: Record | None) -> bool:
     return record is not None
+
+
+def _absent(record: Record | None) -> bool:
+    return record is None
 
 
 class _Verdict:

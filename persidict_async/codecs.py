@@ -36,6 +36,9 @@ _loads = pickle.loads
 class PickleCodec:
     """Writes with cloudpickle (lambdas, local classes), reads with pickle."""
 
+    unambiguous = True
+    """Its output never starts with a NUL byte (stores rely on it to skip envelopes)."""
+
     def encode(self, value: Any) -> bytes:
         """Pickle a value; objects defined in ``__main__`` are pickled by value."""
         # The C pickler is ~5x faster than cloudpickle. Its output is identical in
@@ -69,6 +72,8 @@ class JsonCodec:
     """Strict JSON with orjson: tuples come back as lists, other types are refused."""
 
     _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+    unambiguous = True
+    """JSON text never starts with a NUL byte."""
 
     def encode(self, value: Any) -> bytes:
         """Serialise to JSON; raise TypeError for anything JSON cannot represent."""

@@ -17,7 +17,6 @@ from typing import Any
 from ._batch import bounded_map
 from .base import PersiDict, Record
 from .errors import MutationPolicyError
-from .flags import ITEM_NOT_AVAILABLE
 from .keys import NonEmptySafeStrTuple
 
 __all__ = ["CopyStats", "ProgressCallback", "copy_store"]
@@ -84,11 +83,15 @@ async def copy_store(
         src, dst = src.get_subdict(prefix), dst.get_subdict(prefix)
     if progress is not None:
         progress(0, None)
-    entries = [(key, record) async for key, record in src._scan(True)]
+    entries = [(key, record) async for key, record in src._live_scan(True)]
     existing: dict[NonEmptySafeStrTuple, Record | None] = {}
     if skip_unchanged:
         existing = {key: record async for key, record in dst._scan(True)}
-    same_format = src.serialization_format == dst.serialization_format
+    # Bytes move unchanged only when the destination would have written the same
+    # ones: same codec, same signature key and same expiry; otherwise re-encode.
+    same_format = (src.serialization_format, src.signing_key, src.ttl) == (
+        dst.serialization_format, dst.signing_key, dst.ttl,
+    )  # fmt: skip
     total = len(entries)
     done = copied = skipped = missing = nbytes = 0
     if progress is not None:
@@ -132,7 +135,7 @@ async def _copy_one(
             if current is not None and hashlib.md5(current).hexdigest() == src_md5:
                 return -1
             there = None
-    data = await src._read_data(key)
+    data = await src._live_data(key)
     if data is None:
         return None
     if not same_format:
@@ -146,7 +149,7 @@ async def _copy_one(
             return -1
     if dst.append_only:
         # Append-only stores keep what they hold: identical bytes are fine, others are refused.
-        if await dst._write(key, data, ITEM_NOT_AVAILABLE) is not None:
+        if await dst._insert(key, data):
             return len(data)
         if await dst._read_data(key) == data:
             return -1

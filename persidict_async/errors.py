@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BackendError", "ConcurrencyConflictError", "CorruptValueError", "MutationPolicyError"]
+__all__ = [
+    "BackendError",
+    "ConcurrencyConflictError",
+    "CorruptValueError",
+    "MutationPolicyError",
+    "UntrustedValueError",
+]
 
 
 class MutationPolicyError(TypeError):
@@ -53,3 +59,11 @@ class BackendError(RuntimeError):
 
 class CorruptValueError(BackendError):
     """A stored value cannot be decoded (truncated, garbage, or wrong format)."""
+
+
+class UntrustedValueError(CorruptValueError):
+    """A store with a ``signing_key`` read a value not signed with that key.
+
+    The value was written without the key, or changed after it was written; it
+    is never decoded (unpickling it could run code).
+    """

@@ -183,6 +183,8 @@ class FileDirDict(PersiDict[V]):
         digest_len: Characters of the digest suffix added to every path
             component (0 disables the suffix).
         base_class_for_values: Values must be instances of it.
+        ttl: Seconds a written value lives (see :class:`PersiDict`).
+        signing_key: Sign and check every value (see :class:`PersiDict`).
         durable: fsync each file and its folder so a written value survives a
             power loss. False skips the fsyncs (faster; fine for caches): a crash
             may then lose recent writes, but never leaves a partial value.
@@ -200,6 +202,8 @@ class FileDirDict(PersiDict[V]):
         append_only: bool = False,
         digest_len: int = 4,
         base_class_for_values: type | None = None,
+        ttl: float | None = None,
+        signing_key: bytes | str | None = None,
         durable: bool = True,
     ) -> None:
         if isinstance(digest_len, bool) or not isinstance(digest_len, int):
@@ -218,6 +222,8 @@ class FileDirDict(PersiDict[V]):
             serialization_format=serialization_format,
             append_only=append_only,
             base_class_for_values=base_class_for_values,
+            ttl=ttl,
+            signing_key=signing_key,
         )
         path = os.fspath(base_dir)
         if not isinstance(path, str) or not path:

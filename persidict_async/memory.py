@@ -66,6 +66,8 @@ class LocalDict(PersiDict[V]):
         serialization_format: See :class:`PersiDict`.
         append_only: See :class:`PersiDict`.
         base_class_for_values: See :class:`PersiDict`.
+        ttl: See :class:`PersiDict`.
+        signing_key: See :class:`PersiDict`.
     """
 
     _backend_name: ClassVar[str] = "memory"
@@ -83,11 +85,15 @@ class LocalDict(PersiDict[V]):
         serialization_format: str = "pkl",
         append_only: bool = False,
         base_class_for_values: type | None = None,
+        ttl: float | None = None,
+        signing_key: bytes | str | None = None,
     ) -> None:
         super().__init__(
             serialization_format=serialization_format,
             append_only=append_only,
             base_class_for_values=base_class_for_values,
+            ttl=ttl,
+            signing_key=signing_key,
         )
         if backend is not None and not isinstance(backend, MemoryBackend):
             raise TypeError(f"backend must be a MemoryBackend, got {type(backend).__name__}")

@@ -215,9 +215,15 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         """Same as ``d[key]``."""
         return self[key]
 
-    def set_item(self, key: Any, value: V | Joker) -> None:
-        """Same as ``d[key] = value``."""
-        self[key] = value
+    def set_item(self, key: Any, value: V | Joker, *, ttl: float | None = None) -> None:
+        """Same as ``d[key] = value``; ``ttl`` overrides the store's expiry for this value."""
+        self._run(self.aio.set_item(key, value, ttl=ttl))
+
+    set = set_item
+
+    def cull(self, *, max_concurrency: int | None = None) -> int:
+        """Delete every expired value; return how many were deleted."""
+        return self._run(self.aio.cull(max_concurrency=max_concurrency))
 
     def delete_item(self, key: Any) -> None:
         """Same as ``del d[key]``."""
@@ -292,10 +298,10 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
 
     def set_many(
         self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], *,
-        max_concurrency: int | None = None,
+        max_concurrency: int | None = None, ttl: float | None = None,
     ) -> None:  # fmt: skip
-        """Store many pairs in one batch."""
-        self._run(self.aio.set_many(items, max_concurrency=max_concurrency))
+        """Store many pairs in one batch (``ttl`` overrides the store's expiry)."""
+        self._run(self.aio.set_many(items, max_concurrency=max_concurrency, ttl=ttl))
 
     def delete_many(
         self, keys: Iterable[Any], *, missing_ok: bool = False, max_concurrency: int | None = None

@@ -51,7 +51,7 @@ class Awaitified:
             "is_empty": lambda: not facade,
             "aclose": facade.close,
             "get_item": lambda k: facade[k],
-            "set_item": facade.__setitem__,
+            "set_item": facade.set_item,
             "delete_item": facade.__delitem__,
         }
         if name in special:

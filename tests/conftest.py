@@ -14,6 +14,7 @@ from persidict_async._lifecycle import close_all_open_stores
 
 from .adapters import Awaitified
 from .backends import BACKENDS, Backend
+from .clock import Clock
 
 pytest_plugins = ["tests.s3_server"]
 
@@ -63,3 +64,11 @@ def store(make_store: Callable[..., Any]) -> Any:
 @pytest.fixture
 def fmt(backend: Backend) -> str:
     return backend.serialization_format
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The clock of expiry deadlines, under the test's control."""
+    fake = Clock()
+    monkeypatch.setattr("persidict_async.base._now", fake.now)
+    return fake

@@ -1,10 +1,16 @@
 """The conditional-operation matrix: condition x expected_etag x retrieve_value x
 jokers x append_only x key state, checked against a small reference model, on
-every backend through both APIs."""
+every backend through both APIs.
+
+Each test runs on plain stores and on stores with expiry (``ttl=math.inf``),
+where a third key state, "expired" (a value whose own ttl has passed), must
+behave exactly like an absent key; its physical ETag is then the stale one."""
 
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +33,7 @@ from persidict_async import (
 from persidict_async.flags import ETagConditionFlag, RetrieveValueFlag
 
 from .backends import other_value, sample_values
+from .clock import Clock
 
 CONDITIONS = [ANY_ETAG, ETAG_IS_THE_SAME, ETAG_HAS_CHANGED]
 RETRIEVES = [ALWAYS_RETRIEVE, NEVER_RETRIEVE, IF_ETAG_CHANGED]
@@ -48,14 +55,37 @@ def seen(retrieve: RetrieveValueFlag, expected: Any, actual: Any, value: Any) ->
     return VALUE_NOT_RETRIEVED
 
 
-async def prepare(store: Any, present: bool, value: Any, expected_kind: str) -> tuple[Any, Any]:
+class Mode:
+    """Plain stores, or stores with expiry where keys may also be expired."""
+
+    def __init__(self, expiring: bool, clock: Clock) -> None:
+        self.expiring = expiring
+        self.clock = clock
+        self.options: dict[str, Any] = {"ttl": math.inf} if expiring else {}
+        self.states = ["present", "absent", "expired"] if expiring else ["present", "absent"]
+
+
+@pytest.fixture(params=["plain", "expiring"])
+def mode(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Mode]:
+    yield Mode(request.param == "expiring", clock)
+
+
+async def prepare(
+    store: Any, state: str, value: Any, expected_kind: str, mode: Mode
+) -> tuple[Any, Any]:
     """Put the key in the wanted state; return (actual etag, expected etag)."""
     await store.discard("k") if not store_is_append_only(store) else None
     actual: Any = NA
-    if present:
+    stale = "stale-etag"
+    if state == "present":
         await store.set_item("k", value)
         actual = await store.etag("k")
-    expected = {"actual": actual, "stale": "stale-etag", "absent": NA}[expected_kind]
+    elif state == "expired":
+        await store.set_item("k", value, ttl=1)
+        stale = await store.etag("k")  # seen before it expired: now stale
+        mode.clock.advance(2)
+        assert not await store.contains("k")
+    expected = {"actual": actual, "stale": stale, "absent": NA}[expected_kind]
     return actual, expected
 
 
@@ -75,13 +105,14 @@ def check(result: Any, satisfied: bool, actual: Any, resulting: Any, value: Any)
     assert result.new_value == value or result.new_value is value
 
 
-async def test_get_item_if_matrix(make_store: Any, fmt: str) -> None:
+async def test_get_item_if_matrix(make_store: Any, fmt: str, mode: Mode) -> None:
     value = sample_values(fmt)[0]
-    store = make_store()
-    for present, cond, exp_kind, retrieve in itertools.product(
-        [True, False], CONDITIONS, EXPECTED, RETRIEVES
+    store = make_store(**mode.options)
+    for state, cond, exp_kind, retrieve in itertools.product(
+        mode.states, CONDITIONS, EXPECTED, RETRIEVES
     ):
-        actual, expected = await prepare(store, present, value, exp_kind)
+        present = state == "present"
+        actual, expected = await prepare(store, state, value, exp_kind, mode)
         result = await store.get_item_if(
             "k", condition=cond, expected_etag=expected, retrieve_value=retrieve
         )
@@ -99,13 +130,14 @@ async def test_get_item_if_matrix(make_store: Any, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("append_only", [False, True])
-async def test_set_item_if_matrix(make_store: Any, fmt: str, append_only: bool) -> None:
+async def test_set_item_if_matrix(make_store: Any, fmt: str, append_only: bool, mode: Mode) -> None:
     old, new = sample_values(fmt)[0], other_value(fmt)
-    for present, cond, exp_kind, retrieve, kind in itertools.product(
-        [True, False], CONDITIONS, EXPECTED, RETRIEVES, ["value", "keep", "delete"]
+    for state, cond, exp_kind, retrieve, kind in itertools.product(
+        mode.states, CONDITIONS, EXPECTED, RETRIEVES, ["value", "keep", "delete"]
     ):
-        store = make_store(append_only=append_only)
-        actual, expected = await prepare(store, present, old, exp_kind)
+        present = state == "present"
+        store = make_store(append_only=append_only, **mode.options)
+        actual, expected = await prepare(store, state, old, exp_kind, mode)
         payload = {"value": new, "keep": KEEP_CURRENT, "delete": DELETE_CURRENT}[kind]
         sat = holds(cond, expected, actual)
         call = store.set_item_if(
@@ -133,13 +165,14 @@ async def test_set_item_if_matrix(make_store: Any, fmt: str, append_only: bool) 
             assert await store.etag("k") == result.resulting_etag
 
 
-async def test_setdefault_if_matrix(make_store: Any, fmt: str) -> None:
+async def test_setdefault_if_matrix(make_store: Any, fmt: str, mode: Mode) -> None:
     old, new = sample_values(fmt)[0], other_value(fmt)
-    store = make_store()
-    for present, cond, exp_kind, retrieve in itertools.product(
-        [True, False], CONDITIONS, EXPECTED, RETRIEVES
+    store = make_store(**mode.options)
+    for state, cond, exp_kind, retrieve in itertools.product(
+        mode.states, CONDITIONS, EXPECTED, RETRIEVES
     ):
-        actual, expected = await prepare(store, present, old, exp_kind)
+        present = state == "present"
+        actual, expected = await prepare(store, state, old, exp_kind, mode)
         result = await store.setdefault_if(
             "k", default_value=new, condition=cond, expected_etag=expected,
             retrieve_value=retrieve,
@@ -161,11 +194,12 @@ async def test_setdefault_if_matrix(make_store: Any, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("append_only", [False, True])
-async def test_discard_if_matrix(make_store: Any, fmt: str, append_only: bool) -> None:
+async def test_discard_if_matrix(make_store: Any, fmt: str, append_only: bool, mode: Mode) -> None:
     value = sample_values(fmt)[0]
-    for present, cond, exp_kind in itertools.product([True, False], CONDITIONS, EXPECTED):
-        store = make_store(append_only=append_only)
-        actual, expected = await prepare(store, present, value, exp_kind)
+    for state, cond, exp_kind in itertools.product(mode.states, CONDITIONS, EXPECTED):
+        present = state == "present"
+        store = make_store(append_only=append_only, **mode.options)
+        actual, expected = await prepare(store, state, value, exp_kind, mode)
         if append_only:
             with pytest.raises(MutationPolicyError):
                 await store.discard_if("k", condition=cond, expected_etag=expected)

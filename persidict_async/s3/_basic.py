@@ -52,6 +52,8 @@ class BasicS3Dict(PersiDict[V]):
         serialization_format: See :class:`PersiDict`.
         append_only: See :class:`PersiDict`.
         base_class_for_values: See :class:`PersiDict`.
+        ttl: See :class:`PersiDict`.
+        signing_key: See :class:`PersiDict`.
         endpoint_url: An S3-compatible server (None: AWS_ENDPOINT_URL_S3 or
             AWS_ENDPOINT_URL if set, else AWS).
         aws_access_key_id: Credentials (None: the usual botocore chain).
@@ -70,6 +72,7 @@ class BasicS3Dict(PersiDict[V]):
     _backend_name: ClassVar[str] = "s3"
     _max_concurrency: ClassVar[int] = 64
     _component_limit: ClassVar[int | None] = _MAX_NAME_BYTES
+    _secret_params: ClassVar[tuple[str, ...]] = ("signing_key", "aws_secret_access_key")
 
     def __init__(
         self,
@@ -80,6 +83,8 @@ class BasicS3Dict(PersiDict[V]):
         serialization_format: str = "pkl",
         append_only: bool = False,
         base_class_for_values: type | None = None,
+        ttl: float | None = None,
+        signing_key: bytes | str | None = None,
         endpoint_url: str | None = None,
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
@@ -95,6 +100,8 @@ class BasicS3Dict(PersiDict[V]):
             serialization_format=serialization_format,
             append_only=append_only,
             base_class_for_values=base_class_for_values,
+            ttl=ttl,
+            signing_key=signing_key,
         )
         if not isinstance(bucket_name, str) or not bucket_name:
             raise ValueError(f"bucket_name must be a non-empty str, got {bucket_name!r}")
@@ -160,13 +167,6 @@ class BasicS3Dict(PersiDict[V]):
         if s.session is not None:
             params["session"] = s.session
         return params
-
-    def __repr__(self) -> str:
-        params = self.get_params()
-        if params.get("aws_secret_access_key") is not None:
-            params["aws_secret_access_key"] = "***"
-        args = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        return f"{type(self).__name__}({args})"
 
     async def aclose(self) -> None:
         """Close this store's S3 client of the running event loop."""

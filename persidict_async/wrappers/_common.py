@@ -38,7 +38,8 @@ class WrapperDict(PersiDict[V]):
 
     Values cross from the wrapper to the wrapped stores as encoded bytes, so the
     wrapper and its main store must share ``serialization_format``; the wrapper
-    checks ``base_class_for_values`` itself (at least as strict as the main store's).
+    checks ``base_class_for_values`` itself (at least as strict as the main store's)
+    and takes ``ttl`` and ``signing_key`` from the main store.
 
     Args:
         main: The authoritative store (ETags, timestamps and listing come from it).
@@ -87,13 +88,22 @@ class WrapperDict(PersiDict[V]):
             # The wrapped stores receive normalised keys and skip their own length check,
             # so the wrapper enforces the strictest limit before any I/O.
             self.__dict__["_component_limit"] = min(limits)
+        # Values pass through as bytes, so expiry and signing are the main store's:
+        # the wrapper writes the same envelopes and checks them on what its caches serve.
         super().__init__(
             serialization_format=serialization_format,
             append_only=append_only,
             base_class_for_values=base_class_for_values,
+            ttl=main.ttl,
+            signing_key=main.signing_key,
         )
         self._main = main
         self._parts = parts
+
+    def _param_dict(self) -> dict[str, Any]:
+        params = super()._param_dict()
+        del params["ttl"], params["signing_key"]  # they come with the main store
+        return params
 
     @property
     def runs_inline(self) -> bool:

@@ -94,6 +94,8 @@ class AppendOnlyDictCached(WrapperDict[V]):
 
     async def contains(self, key: Any) -> bool:
         """Whether ``key`` is stored (a cached key is known to be, without asking main)."""
+        if self._expiring:
+            return await super().contains(key)  # the deadline is in the data
         k = self._key(key)
         return await self._data._stat(k) is not None or await self._main._stat(k) is not None
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, NoReturn, Self, TypeVar
 
 from ..base import Expect, PersiDict, Record
 from ..errors import MutationPolicyError
-from ..flags import DELETE_CURRENT, ITEM_NOT_AVAILABLE, KEEP_CURRENT, Joker
+from ..flags import DELETE_CURRENT, KEEP_CURRENT, Joker
 from ..keys import NonEmptySafeStrTuple, SafeStrTuple
 from ._common import WrapperDict, check_store
 
@@ -122,7 +122,7 @@ class WriteOnceDict(WrapperDict[V]):
 
     # ------------------------------------------------------------------ writes
 
-    async def set_item(self, key: Any, value: V | Joker) -> None:
+    async def set_item(self, key: Any, value: V | Joker, *, ttl: float | None = None) -> None:
         """Store ``value`` unless ``key`` already exists (then maybe check it is the same).
 
         Raises:
@@ -134,8 +134,8 @@ class WriteOnceDict(WrapperDict[V]):
             return
         if value is DELETE_CURRENT:
             self._forbid_delete()
-        data = self._encode(k, value)
-        if await self._main._write(k, data, ITEM_NOT_AVAILABLE) is not None:
+        data = self._encode(k, value, ttl)
+        if await self._insert(k, data):
             return
         p = self._p
         if p > 0.0 and (p >= 1.0 or random.random() < p):
