@@ -28,7 +28,7 @@ from persidict_async.flags import (
 )
 from persidict_async.keys import NonEmptySafeStrTuple
 
-from ._driver import iterate, run, run_inline
+from ._driver import iterate, run, run_bare, run_inline
 
 __all__ = ["PersiDict"]
 
@@ -69,6 +69,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     _is_persidict_facade: ClassVar[bool] = True
     aio: core.PersiDict[V]
     _inline: bool
+    _step: Callable[[Coroutine[Any, Any, Any]], Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -81,6 +82,8 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     def _attach(self, store: core.PersiDict[V]) -> None:
         self.aio = store
         self._inline = store.runs_inline
+        # get and set of a store without blocking I/O never reach run_io or sleep.
+        self._step = run_bare if store.runs_inline and not store.does_blocking_io else run_inline
 
     @classmethod
     def wrap(cls, store: core.PersiDict[T]) -> PersiDict[T]:
@@ -103,12 +106,12 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     # The two hottest paths skip one call layer for inline stores.
     def __getitem__(self, key: Any) -> V:
         if self._inline:
-            return run_inline(self.aio.get_item(key))
+            return self._step(self.aio.get_item(key))
         return self._run(self.aio.get_item(key))
 
     def __setitem__(self, key: Any, value: V | Joker) -> None:
         if self._inline:
-            run_inline(self.aio.set_item(key, value))
+            self._step(self.aio.set_item(key, value))
         else:
             self._run(self.aio.set_item(key, value))
 
