@@ -54,6 +54,7 @@ class CacheStats:
 # A cache entry: (ETag, mtime or NaN, encoded value, monotonic time of the last check).
 _Entry = tuple[str, float, bytes, float]
 _ANY: Any = object()
+_clock = time.monotonic  # the age of a check (a module global so tests can move time)
 
 
 class _LRU:
@@ -91,7 +92,7 @@ class _LRU:
                 self.nbytes -= len(old[2])
             if self.max_bytes is not None and size > self.max_bytes:
                 return  # never fits: caching it would only flush everything else
-            self.entries[key] = (etag, mtime, data, time.monotonic())
+            self.entries[key] = (etag, mtime, data, _clock())
             self.nbytes += size
             entries = self.entries
             while (self.max_items is not None and len(entries) > self.max_items) or (
@@ -105,7 +106,7 @@ class _LRU:
         """Record a successful check of ``entry`` (if it is still the one cached)."""
         with self.lock:
             if self.entries.get(key) is entry:
-                self.entries[key] = (entry[0], mtime, entry[2], time.monotonic())
+                self.entries[key] = (entry[0], mtime, entry[2], _clock())
 
     def drop(self, key: tuple[str, ...]) -> None:
         with self.lock:
@@ -296,7 +297,7 @@ class LRUCachedDict(WrapperDict[V]):
         slot = self._slot(key)
         lru = self._lru
         entry = lru.get(slot)
-        if entry is not None and self._trust and time.monotonic() - entry[3] < self._trust:
+        if entry is not None and self._trust and _clock() - entry[3] < self._trust:
             with lru.lock:
                 lru.hits += 1
             return entry[2]
