@@ -69,11 +69,20 @@ class _LRU:
         self.hits = self.misses = self.validations = self.evictions = 0
 
     def get(self, key: tuple[str, ...]) -> _Entry | None:
+        """The entry of ``key`` (recency is updated by :meth:`hit`, once the hit is certain)."""
+        # One C-level look-up of plain tuples of str: atomic under the GIL, no lock needed.
+        return self.entries.get(key)
+
+    def hit(self, key: tuple[str, ...], entry: _Entry, validated: bool, mtime: float | None) -> None:
+        """Count a hit on ``entry``, make it the most recent; ``mtime``: it was just checked."""
         with self.lock:
-            entry = self.entries.get(key)
-            if entry is not None:
+            self.hits += 1
+            if validated:
+                self.validations += 1
+            if self.entries.get(key) is entry:
+                if mtime is not None:
+                    entry = self.entries[key] = (entry[0], mtime, entry[2], _clock())
                 self.entries.move_to_end(key)
-            return entry
 
     def put(
         self, key: tuple[str, ...], etag: str, mtime: float, data: bytes, seen: Any = _ANY
@@ -101,12 +110,6 @@ class _LRU:
                 _, dropped = entries.popitem(last=False)
                 self.nbytes -= len(dropped[2])
                 self.evictions += 1
-
-    def checked(self, key: tuple[str, ...], entry: _Entry, mtime: float) -> None:
-        """Record a successful check of ``entry`` (if it is still the one cached)."""
-        with self.lock:
-            if self.entries.get(key) is entry:
-                self.entries[key] = (entry[0], mtime, entry[2], _clock())
 
     def drop(self, key: tuple[str, ...]) -> None:
         with self.lock:
@@ -251,30 +254,21 @@ class LRUCachedDict(WrapperDict[V]):
 
     # ------------------------------------------------------------------ reads
 
-    async def _validate(
-        self, key: NonEmptySafeStrTuple, slot: tuple[str, ...], entry: _Entry
+    def _hit(self, slot: tuple[str, ...], entry: _Entry, mtime: float) -> None:
+        """Count a validated hit (and note when it was checked, when trusting recent checks)."""
+        self._lru.hit(slot, entry, True, mtime if self._trust else None)
+
+    async def _changed(
+        self, key: NonEmptySafeStrTuple, slot: tuple[str, ...], entry: _Entry, record: Record | None
     ) -> Record | None:
-        """The current record of ``key``, its data from memory when the ETag is unchanged."""
+        """The check found the cached entry out of date: count a miss and cache the new state."""
         lru = self._lru
-        record = await self._main._read(key, entry[0])
         with lru.lock:
             lru.validations += 1
-            if record is not None and record.data is None and record.etag == entry[0]:
-                lru.hits += 1
-            else:
-                lru.misses += 1
-        if record is None:
-            lru.drop(slot)
-            return None
-        if record.data is None:
-            if record.etag != entry[0]:
-                # Only data-less for a matching ETag by contract; read again to be safe.
-                record = await self._main._read(key)
-                self._keep(slot, record, entry)
-                return record
-            mtime = entry[1] if math.isnan(record.mtime) else record.mtime
-            lru.checked(slot, entry, mtime)
-            return Record(record.etag, mtime, len(entry[2]), entry[2])
+            lru.misses += 1
+        if record is not None and record.data is None:
+            # Data-less only for a matching ETag by contract; read again to be safe.
+            record = await self._main._read(key)
         self._keep(slot, record, entry)
         return record
 
@@ -288,28 +282,38 @@ class LRUCachedDict(WrapperDict[V]):
             self._keep(slot, record, None)
             return record
         # ETag-aware reads always check, even in trust mode: their callers act on the ETag.
-        record = await self._validate(key, slot, entry)
-        if record is not None and record.etag == if_none_match:
-            return Record(record.etag, record.mtime, record.size)
-        return record
+        etag = entry[0]
+        record = await self._main._read(key, etag)
+        if record is None or record.data is not None or record.etag != etag:
+            return await self._changed(key, slot, entry, record)
+        mtime = entry[1] if math.isnan(record.mtime) else record.mtime
+        self._hit(slot, entry, mtime)
+        if if_none_match == etag:
+            return Record(etag, mtime, len(entry[2]))
+        return Record(etag, mtime, len(entry[2]), entry[2])
 
     async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
-        slot = self._slot(key)
+        slot = self._prefix + tuple(key)  # inlined _slot: this is the hot path
         lru = self._lru
         entry = lru.get(slot)
-        if entry is not None and self._trust and _clock() - entry[3] < self._trust:
-            with lru.lock:
-                lru.hits += 1
-            return entry[2]
         if entry is None:
             # The miss path needs the ETag too (to cache the value), so a full read.
             record = await self._main._read(key)
             with lru.lock:
                 lru.misses += 1
             self._keep(slot, record, None)
-        else:
-            record = await self._validate(key, slot, entry)
-        return None if record is None else record.data
+            return None if record is None else record.data
+        trust = self._trust
+        if trust and _clock() - entry[3] < trust:
+            lru.hit(slot, entry, False, None)
+            return entry[2]
+        etag = entry[0]
+        record = await self._main._read(key, etag)
+        if record is None or record.data is not None or record.etag != etag:
+            record = await self._changed(key, slot, entry, record)
+            return None if record is None else record.data
+        self._hit(slot, entry, entry[1] if math.isnan(record.mtime) else record.mtime)
+        return entry[2]
 
     # ------------------------------------------------------------------ mutations
 
