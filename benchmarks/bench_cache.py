@@ -37,7 +37,7 @@ VALUE = {"id": 12345, "name": "example item", "tags": ["a", "b", "c"], "score": 
 DISKCACHE = "diskcache.Cache.get"
 
 
-def measure(n_keys: int = 1000, rounds: int = 15) -> dict[str, list[float]]:
+def measure(n_keys: int = 1000, rounds: int = 31) -> dict[str, list[float]]:
     """Microseconds per read of each contender, one sample per round."""
     diskcache = need("diskcache")
     keys = [f"k{i:06d}" for i in range(n_keys)]
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_cache")
     parser.add_argument("--quick", action="store_true", help="a smoke run (few keys and rounds)")
     args = parser.parse_args(argv or [])
-    n_keys, rounds = (50, 2) if args.quick else (1000, 15)
+    n_keys, rounds = (50, 2) if args.quick else (1000, 31)
     samples = measure(n_keys, rounds)
     print(f"{n_keys} keys, value 92 pickled bytes, {rounds} rounds, contenders interleaved\n")
     print(table(samples))
