@@ -13,7 +13,13 @@ from .files import FileDirDict
 from .memory import EmptyDict, LocalDict
 from .s3 import BasicS3Dict, S3Dict
 from .urls import open_store
-from .wrappers import AppendOnlyDictCached, MutableDictCached, OverlappingMultiDict, WriteOnceDict
+from .wrappers import (
+    AppendOnlyDictCached,
+    LRUCachedDict,
+    MutableDictCached,
+    OverlappingMultiDict,
+    WriteOnceDict,
+)
 
 # The stores (async here); persidict_sync exports the same names as sync facades.
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "BasicS3Dict",
     "EmptyDict",
     "FileDirDict",
+    "LRUCachedDict",
     "LocalDict",
     "MutableDictCached",
     "OverlappingMultiDict",

@@ -35,7 +35,9 @@ from .keys import (
     get_safe_chars,
     replace_unsafe_chars,
 )
+from .memoize import memoize
 from .memory import MemoryBackend
+from .wrappers.lru_cached import CacheStats
 
 __all__ = [
     "ALWAYS_RETRIEVE",
@@ -49,6 +51,7 @@ __all__ = [
     "NEVER_RETRIEVE",
     "VALUE_NOT_RETRIEVED",
     "BackendError",
+    "CacheStats",
     "Codec",
     "ConcurrencyConflictError",
     "ConditionalOperationResult",
@@ -68,6 +71,7 @@ __all__ = [
     "__version__",
     "get_codec",
     "get_safe_chars",
+    "memoize",
     "register_codec",
     "replace_unsafe_chars",
 ]

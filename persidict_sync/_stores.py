@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import persidict_async as aio
 
@@ -45,6 +45,20 @@ class AppendOnlyDictCached(PersiDict[V]):
     """Sync facade of :class:`persidict_async.AppendOnlyDictCached` (same keyword arguments)."""
 
     _async_class = aio.AppendOnlyDictCached
+
+
+class LRUCachedDict(PersiDict[V]):
+    """Sync facade of :class:`persidict_async.LRUCachedDict` (same keyword arguments)."""
+
+    _async_class = aio.LRUCachedDict
+
+    def cache_stats(self) -> aio.CacheStats:
+        """Counters and sizes of the in-memory cache."""
+        return cast("aio.LRUCachedDict[V]", self.aio).cache_stats()
+
+    def clear_cache(self) -> None:
+        """Drop every cached entry (the stored data is untouched)."""
+        cast("aio.LRUCachedDict[V]", self.aio).clear_cache()
 
 
 class BasicS3Dict(PersiDict[V]):

@@ -70,6 +70,16 @@ def _cached(
     return make
 
 
+def _lru(main: Callable[..., aio.PersiDict[Any]]) -> Callable[..., aio.PersiDict[Any]]:
+    """LRUCachedDict over a ``main`` store, small enough that the matrix also evicts."""
+
+    def make(tmp_path: Path, **options: Any) -> aio.PersiDict[Any]:
+        return aio.LRUCachedDict(main_dict=main(tmp_path / "main", **options), max_items=4,
+                                 max_bytes=1 << 20)  # fmt: skip
+
+    return make
+
+
 def _s3(fmt: str, cached: bool = False) -> Callable[..., aio.PersiDict[Any]]:
     def make(tmp_path: Path, **options: Any) -> aio.PersiDict[Any]:
         from .s3_server import s3_options
@@ -97,6 +107,11 @@ BACKENDS: list[Backend] = [
     Backend("cached-local-json", _cached(_local("json"), _local("json")), "json"),
     Backend("cached-local-txt", _cached(_local("txt"), _local("txt")), "txt"),
     Backend("cached-files-pkl", _cached(_files("pkl"), _files("pkl"))),
+    Backend("lru-local-pkl", _lru(_local("pkl"))),
+    Backend("lru-local-txt", _lru(_local("txt")), "txt"),
+    Backend("lru-files-pkl", _lru(_files("pkl"))),
+    Backend("lru-files-json", _lru(_files("json")), "json"),
+    Backend("lru-s3-pkl", _lru(_s3("pkl")), needs=("s3_server",), timestamp_resolution=1.0),
 ]
 
 

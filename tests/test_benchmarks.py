@@ -1,4 +1,4 @@
-"""The peers benchmark keeps working: a quick run, and a loud failure without a peer."""
+"""The benchmarks keep working: quick runs, and a loud failure without a peer."""
 
 from __future__ import annotations
 
@@ -44,3 +44,11 @@ def test_missing_peer_fails_loudly() -> None:
     out = _run(code, "unused-out-dir")
     assert out.returncode == 1
     assert "pip install persidict" in out.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("diskcache") is None, reason="diskcache not installed")
+def test_quick_cache_run_prints_the_table() -> None:
+    out = _run("import sys; from benchmarks.bench_cache import main; main(sys.argv[1:])", "--quick")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| LRUCachedDict, validated (stat per hit) |" in out.stdout
+    assert "| diskcache.Cache.get |" in out.stdout and "vs diskcache" in out.stdout
