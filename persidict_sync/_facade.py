@@ -106,7 +106,8 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     # The two hottest paths skip one call layer for inline stores.
     def __getitem__(self, key: Any) -> V:
         if self._inline:
-            return self._step(self.aio.get_item(key))
+            value: V = self._step(self.aio.get_item(key))
+            return value
         return self._run(self.aio.get_item(key))
 
     def __setitem__(self, key: Any, value: V | Joker) -> None:
