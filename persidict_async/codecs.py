@@ -39,11 +39,13 @@ class PickleCodec:
     unambiguous = True
     """Its output never starts with a NUL byte (stores rely on it to skip envelopes)."""
 
-    def encode(self, value: Any) -> bytes:
+    @staticmethod
+    def encode(value: Any) -> bytes:
         """Pickle a value; objects defined in ``__main__`` are pickled by value."""
         # The C pickler is ~5x faster than cloudpickle. Its output is identical in
         # meaning unless it refers to __main__ (which cloudpickle would inline) or
         # the user asked cloudpickle to inline a module; those go to cloudpickle.
+        # (A static method: stores call it without building a bound method.)
         if not _BY_VALUE_MODULES:
             try:
                 data = _dumps(value, 5)

@@ -126,22 +126,31 @@ class LocalDict(PersiDict[V]):
         entry = self._table.get(self._full(key))
         return None if entry is None else _record(entry, with_data=False)
 
-    async def _write(self, key: NonEmptySafeStrTuple, data: bytes, expect: Expect) -> str | None:
-        full = self._prefix + key if self._prefix else key
-        entry = (data, next(_etags), time.time())
+    _writes_now: ClassVar[bool] = True
+
+    def _write_now(self, key: NonEmptySafeStrTuple, data: bytes) -> int:
+        etag = next(_etags)
+        entry = (data, etag, time.time())
         lock = self._lock
         lock.acquire()  # cheaper than `with` on this hot path
         try:
-            if expect is not None:
-                current = self._table.get(full)
-                if expect is ITEM_NOT_AVAILABLE:
-                    if current is not None:
-                        return None
-                elif current is None or str(current[1]) != expect:
-                    return None
-            self._table[full] = entry
+            self._table[self._prefix + key if self._prefix else key] = entry
         finally:
             lock.release()
+        return etag
+
+    async def _write(self, key: NonEmptySafeStrTuple, data: bytes, expect: Expect) -> str | None:
+        if expect is None:
+            return str(self._write_now(key, data))
+        full = self._full(key)
+        with self._lock:
+            current = self._table.get(full)
+            if expect is ITEM_NOT_AVAILABLE:
+                if current is not None:
+                    return None
+            elif current is None or str(current[1]) != expect:
+                return None
+            entry = self._table[full] = (data, next(_etags), time.time())
         return str(entry[1])
 
     async def _apply_if(
