@@ -15,7 +15,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Self, TypeVar, cast
+from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar, cast
 
 from ._batch import bounded_map
 from ._io import sleep
@@ -293,6 +293,10 @@ class PersiDict(ABC, Generic[V]):
         if self.append_only:
             raise MutationPolicyError("append-only", "deletion is not allowed")
 
+    def _forbid_overwrite(self, key: NonEmptySafeStrTuple) -> NoReturn:
+        # A hook, so that a wrapper with its own policy reports that policy's name.
+        raise MutationPolicyError("append-only", f"key {key!r} already exists")
+
     def _value_of(self, key: NonEmptySafeStrTuple, record: Record) -> Any:
         return VALUE_NOT_RETRIEVED if record.data is None else self._decode(key, record.data)
 
@@ -318,7 +322,7 @@ class PersiDict(ABC, Generic[V]):
         data = self._encode(k, value)
         if self.append_only:
             if await self._write(k, data, ITEM_NOT_AVAILABLE) is None:
-                raise MutationPolicyError("append-only", f"key {k!r} already exists")
+                self._forbid_overwrite(k)
         else:
             await self._write(k, data, None)
 
@@ -700,7 +704,7 @@ class PersiDict(ABC, Generic[V]):
             if not verdict.check(record) or keep:
                 return False
             if data is not None and self.append_only and record is not None:
-                raise MutationPolicyError("append-only", f"key {k!r} already exists")
+                self._forbid_overwrite(k)
             return True
 
         done = await self._apply_if(
@@ -811,7 +815,7 @@ class PersiDict(ABC, Generic[V]):
                     return OperationResult(ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)
             else:
                 if self.append_only and record is not None:
-                    raise MutationPolicyError("append-only", f"key {k!r} already exists")
+                    self._forbid_overwrite(k)
                 new_etag = await self._write(k, self._encode(k, new_value), actual)
                 if new_etag is not None:
                     return OperationResult(new_etag, new_value)
