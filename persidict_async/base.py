@@ -210,6 +210,19 @@ class PersiDict(ABC, Generic[V]):
             # Lost a race: decide again on the new state.
             record = await (self._read(key) if want_data else self._stat(key))
 
+    async def _scan_location(
+        self,
+    ) -> AsyncIterator[tuple[str, NonEmptySafeStrTuple, Record | None]]:
+        """Yield (format, key, data-less record) of every value at the store's location.
+
+        Files and S3 keep values of several formats side by side (the file
+        extension or object-name suffix is the format) and override this to
+        list them all in one pass; by default a store lists its own format.
+        """
+        fmt = self.serialization_format
+        async for key, record in self._scan(True):
+            yield fmt, key, record
+
     async def _count(self) -> int:
         """Count the keys (backends override with something cheaper)."""
         n = 0
