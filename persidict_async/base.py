@@ -17,7 +17,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Self, TypeVar, cast
+from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar, cast
 
 from ._batch import bounded_map
 from ._frame import FrameError, Framer, SignatureMismatch, deadline_of, is_framed
@@ -277,6 +277,19 @@ class PersiDict(ABC, Generic[V]):
             # Lost a race: decide again on the new state.
             record = await (self._read(key) if want_data else self._stat(key))
 
+    async def _scan_location(
+        self,
+    ) -> AsyncIterator[tuple[str, NonEmptySafeStrTuple, Record | None]]:
+        """Yield (format, key, data-less record) of every value at the store's location.
+
+        Files and S3 keep values of several formats side by side (the file
+        extension or object-name suffix is the format) and override this to
+        list them all in one pass; by default a store lists its own format.
+        """
+        fmt = self.serialization_format
+        async for key, record in self._scan(True):
+            yield fmt, key, record
+
     async def _count(self) -> int:
         """Count the keys (backends override with something cheaper)."""
         n = 0
@@ -507,6 +520,10 @@ class PersiDict(ABC, Generic[V]):
         if self.append_only:
             raise MutationPolicyError("append-only", "deletion is not allowed")
 
+    def _forbid_overwrite(self, key: NonEmptySafeStrTuple) -> NoReturn:
+        # A hook, so that a wrapper with its own policy reports that policy's name.
+        raise MutationPolicyError("append-only", f"key {key!r} already exists")
+
     def _value_of(self, key: NonEmptySafeStrTuple, record: Record) -> Any:
         return VALUE_NOT_RETRIEVED if record.data is None else self._decode(key, record.data)
 
@@ -538,7 +555,7 @@ class PersiDict(ABC, Generic[V]):
         data = self._encode(k, value, ttl)
         if self.append_only:
             if not await self._insert(k, data):
-                raise MutationPolicyError("append-only", f"key {k!r} already exists")
+                self._forbid_overwrite(k)
         elif self._writes_now:
             self._write_now(k, data)
         else:
@@ -939,7 +956,7 @@ class PersiDict(ABC, Generic[V]):
             if not verdict.check(record) or keep:
                 return False
             if data is not None and self.append_only and record is not None:
-                raise MutationPolicyError("append-only", f"key {k!r} already exists")
+                self._forbid_overwrite(k)
             return True
 
         done = await self._apply_live(
@@ -1051,7 +1068,7 @@ class PersiDict(ABC, Generic[V]):
                     return OperationResult(ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)
             else:
                 if self.append_only and record is not None:
-                    raise MutationPolicyError("append-only", f"key {k!r} already exists")
+                    self._forbid_overwrite(k)
                 # An expired value is replaced as if absent, but only that exact one.
                 new_etag = await self._write(k, self._encode(k, new_value), _etag_of(stored))
                 if new_etag is not None:

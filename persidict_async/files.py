@@ -23,7 +23,8 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
+from contextlib import aclosing
 from functools import lru_cache
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -505,20 +506,22 @@ class FileDirDict(PersiDict[V]):
             pass  # another scanner removed it, or it is not ours to remove
 
     def _walk(
-        self, with_meta: bool
-    ) -> Generator[list[tuple[NonEmptySafeStrTuple, Record | None]], None, None]:
-        """Every key in batches of at most _SCAN_BATCH, found with os.scandir.
+        self, with_meta: bool, any_format: bool = False
+    ) -> Generator[list[tuple[NonEmptySafeStrTuple, Record | None, str]], None, None]:
+        """Every (key, record, format) in batches of at most _SCAN_BATCH, found with os.scandir.
 
         Values are never read. Batches, not single keys, keep the per-key cost
-        of the walk and of the hops low.
+        of the walk and of the hops low. With ``any_format`` the files of every
+        format are listed (the extension is the format), not only this store's.
         """
         ext = self._ext
         n_ext = len(ext)
+        own = self.serialization_format
         n = self.digest_len
         unsigned = _unsigned
         stale_before = time.time() - self.STALE_TEMP_SECONDS
         stack: list[tuple[str, tuple[str, ...]]] = [(self.base_dir, ())]
-        batch: list[tuple[NonEmptySafeStrTuple, Record | None]] = []
+        batch: list[tuple[NonEmptySafeStrTuple, Record | None, str]] = []
         while stack:
             dirpath, prefix = stack.pop()
             try:
@@ -528,7 +531,15 @@ class FileDirDict(PersiDict[V]):
             with entries:
                 for entry in entries:
                     name = entry.name
-                    if name.endswith(ext):
+                    fmt: str | None = None
+                    if not any_format:
+                        if name.endswith(ext):
+                            stem, fmt = name[:-n_ext], own
+                    elif not name.startswith(_HIDDEN_PREFIX):
+                        stem, dot, fmt = name.rpartition(".")
+                        if not (dot and fmt.replace("_", "").isalnum()):
+                            fmt = None
+                    if fmt is not None:
                         try:
                             is_dir = entry.is_dir(follow_symlinks=False)
                         except OSError:
@@ -539,7 +550,7 @@ class FileDirDict(PersiDict[V]):
                             if component is not None:
                                 stack.append((entry.path, (*prefix, component)))
                             continue
-                        component = unsigned(name[:-n_ext], n)
+                        component = unsigned(stem, n)
                         if component is None:
                             continue
                         record = None
@@ -549,7 +560,7 @@ class FileDirDict(PersiDict[V]):
                             except OSError:
                                 continue
                             record = Record(_etag(st), st.st_mtime, st.st_size)
-                        batch.append((trusted_key((*prefix, component)), record))
+                        batch.append((trusted_key((*prefix, component)), record, fmt))
                         if len(batch) >= _SCAN_BATCH:
                             yield batch
                             batch = []
@@ -612,14 +623,29 @@ class FileDirDict(PersiDict[V]):
         )
 
     async def _scan(self, with_meta: bool) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
-        walker = self._walk(with_meta)
+        async with aclosing(self._walk_batches(with_meta, False)) as batches:
+            async for batch in batches:
+                for key, record, _ in batch:
+                    yield key, record
+
+    async def _scan_location(
+        self,
+    ) -> AsyncIterator[tuple[str, NonEmptySafeStrTuple, Record | None]]:
+        async with aclosing(self._walk_batches(True, True)) as batches:
+            async for batch in batches:
+                for key, record, fmt in batch:
+                    yield fmt, key, record
+
+    async def _walk_batches(
+        self, with_meta: bool, any_format: bool
+    ) -> AsyncGenerator[list[tuple[NonEmptySafeStrTuple, Record | None, str]], None]:
+        walker = self._walk(with_meta, any_format)
         try:
             while True:
                 batch = await run_io(next, walker, None)
                 if batch is None:
                     return
-                for item in batch:
-                    yield item
+                yield batch
                 if len(batch) < _SCAN_BATCH:
                     return  # only the last batch is short: spare a hop
         finally:

@@ -95,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("key", metavar="KEY", help="the key, as a/b/c")
     rm.add_argument("-f", "--missing-ok", action="store_true", help="no error if KEY is absent")
 
-    stats = add("stats", "summarise a store",
-                "Print the store class, format, number of keys, total bytes, and the oldest "
-                "and newest keys with their modification times.")  # fmt: skip
+    stats = add("stats", "summarise a store's location",
+                "Summarise the whole location the URL names, every format found there (a "
+                "file's extension, an S3 object name's suffix): number of keys and total bytes, "
+                "the same per format, and the oldest and newest keys with their modification "
+                "times. A key stored in two formats counts twice.")  # fmt: skip
     stats.add_argument("url", metavar="URL", help=_URL_HELP)
     stats.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -350,42 +352,58 @@ def _stats(args: argparse.Namespace) -> int:
     spec = _spec(args.url, must_exist=True)
 
     async def body(store: core.PersiDict[Any]) -> int:
+        # The whole location, every format: a folder or prefix often holds values of
+        # several formats side by side, whatever format the URL names.
         count = total = 0
         sizes_known = True
-        oldest: tuple[float, str] | None = None
-        newest: tuple[float, str] | None = None
+        formats: dict[str, dict[str, Any]] = {}
+        oldest: tuple[float, str, str] | None = None
+        newest: tuple[float, str, str] | None = None
         with _progress_bar(None, "key", leave=False) as progress:
-            async for key, record in store._scan(True):
+            async for fmt, key, record in store._scan_location():
                 count += 1
+                entry = formats.setdefault(fmt, {"keys": 0, "bytes": 0})
+                entry["keys"] += 1
                 if record is None:
                     continue
                 if record.size is None:
                     sizes_known = False
+                    entry["bytes"] = None
                 else:
                     total += record.size
-                item = (record.mtime, "/".join(key))
+                    if entry["bytes"] is not None:
+                        entry["bytes"] += record.size
+                item = (record.mtime, "/".join(key), fmt)
                 oldest = item if oldest is None or item < oldest else oldest
                 newest = item if newest is None or item > newest else newest
                 if count % 256 == 0:
                     progress(count, None)
+
+        def when(item: tuple[float, str, str] | None) -> dict[str, str] | None:
+            return None if item is None else {"key": item[1], "format": item[2], "time": _iso(item[0])}
+
         summary: dict[str, Any] = {
             "url": args.url,
             "store": type(store).__name__,
-            "format": store.serialization_format,
             "keys": count,
             "bytes": total if sizes_known else None,
-            "oldest": None if oldest is None else {"key": oldest[1], "time": _iso(oldest[0])},
-            "newest": None if newest is None else {"key": newest[1], "time": _iso(newest[0])},
+            "formats": dict(sorted(formats.items())),
+            "oldest": when(oldest),
+            "newest": when(newest),
         }
         if args.json:
             print(json.dumps(summary, indent=2))
             return 0
-        for name in ("url", "store", "format", "keys", "bytes"):
+        for name in ("url", "store", "keys", "bytes"):
             value = summary[name]
-            print(f"{name + ':':8}{'unknown' if value is None else value}")
+            print(f"{name + ':':9}{'unknown' if value is None else value}")
+        for fmt, entry in summary["formats"].items():
+            size = "unknown" if entry["bytes"] is None else entry["bytes"]
+            print(f"{'format:':9}{fmt}  keys {entry['keys']}  bytes {size}")
         for name in ("oldest", "newest"):
-            entry = summary[name]
-            print(f"{name + ':':8}{'-' if entry is None else entry['time'] + '  ' + entry['key']}")
+            found = summary[name]
+            text = "-" if found is None else f"{found['time']}  {found['key']}  ({found['format']})"
+            print(f"{name + ':':9}{text}")
         return 0
 
     return _run([spec], body)

@@ -8,6 +8,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,18 +164,65 @@ def test_text_values_pipe_through_exactly(tmp_path: Path) -> None:
     fails(cli("put", "--json", "notes?format=txt", "n/2", "[]", cwd=tmp_path), 2, "text store")
 
 
-def test_stats(tmp_path: Path) -> None:
-    ok(cli("put", "s?format=json", "old", "1", cwd=tmp_path))
-    ok(cli("put", "s?format=json", "new/er", "22", cwd=tmp_path))
+def put_several_formats(url: str, cwd: Path, env: dict[str, str] | None = None, gap: float = 0.0) -> None:
+    """Values of three formats at one location, "old" first and "new/er" (pkl) last.
+
+    ``gap`` seconds pass between writes, for stores that keep coarse times (S3: seconds).
+    """
+    writes = [("json", "old", "1"), ("json", "new/er", "22"), ("txt", "notes/a", "some text"),
+              ("pkl", "new/er", "hello")]  # fmt: skip
+    for i, (fmt, key, value) in enumerate(writes):
+        if i:
+            time.sleep(gap)
+        ok(cli("put", f"{url}?format={fmt}", key, value, cwd=cwd, env=env))
+
+
+def check_several_formats(summary: dict[str, Any], pkl_bytes: int) -> None:
+    assert summary["formats"] == {"json": {"keys": 2, "bytes": 3}, "pkl": {"keys": 1, "bytes": pkl_bytes},
+                                  "txt": {"keys": 1, "bytes": 9}}  # fmt: skip
+    assert summary["keys"] == 4 and summary["bytes"] == 3 + 9 + pkl_bytes
+    assert summary["oldest"]["key"] == "old" and summary["oldest"]["format"] == "json"
+    assert summary["newest"]["key"] == "new/er" and summary["newest"]["format"] == "pkl"
+
+
+def test_stats_reports_every_format_of_the_folder(tmp_path: Path) -> None:
+    put_several_formats("s", tmp_path)
+    (tmp_path / "s" / "README").write_text("not a value")  # foreign files are not counted
+    (tmp_path / "s" / "notes.bak").write_text("nor is this")
+    pkl_bytes = sum(p.stat().st_size for p in (tmp_path / "s").rglob("*.pkl"))
     text = ok(cli("stats", "s?format=json", cwd=tmp_path))
-    assert "store:  FileDirDict" in text and "format: json" in text
-    assert "keys:   2" in text and "bytes:  3" in text
-    assert text.splitlines()[-2].endswith("  old") and text.splitlines()[-1].endswith("  new/er")
-    summary = json.loads(ok(cli("stats", "--json", "s?format=json", cwd=tmp_path)))
-    assert summary["keys"] == 2 and summary["oldest"]["key"] == "old"
-    assert summary["newest"]["key"] == "new/er"
+    lines = text.splitlines()
+    assert "store:   FileDirDict" in lines and "keys:    4" in lines and f"bytes:   {12 + pkl_bytes}" in lines
+    assert [line for line in lines if line.startswith("format:")] == [
+        "format:  json  keys 2  bytes 3", f"format:  pkl  keys 1  bytes {pkl_bytes}",
+        "format:  txt  keys 1  bytes 9"]  # fmt: skip
+    assert lines[-2].endswith("  old  (json)") and lines[-1].endswith("  new/er  (pkl)")
+    # Whichever format the URL names, the report covers the whole folder.
+    for url in ("s?format=json", "s?format=txt", "s", f"file://{tmp_path}/s"):
+        check_several_formats(json.loads(ok(cli("stats", "--json", url, cwd=tmp_path))), pkl_bytes)
     empty = json.loads(ok(cli("stats", "--json", "memory://", cwd=tmp_path)))
-    assert empty["keys"] == 0 and empty["oldest"] is None
+    assert empty["keys"] == 0 and empty["formats"] == {} and empty["oldest"] is None
+    (tmp_path / "none").mkdir()
+    assert ok(cli("stats", "none", cwd=tmp_path)).splitlines()[-2:] == ["oldest:  -", "newest:  -"]
+
+
+def s3_env(s3_server: S3Server) -> dict[str, str]:
+    """The environment through which a subprocess reaches the local server."""
+    return {**os.environ, "AWS_ENDPOINT_URL": s3_server.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+
+
+@pytest.mark.s3
+def test_stats_reports_every_format_of_the_s3_prefix(tmp_path: Path, s3_server: S3Server) -> None:
+    env = s3_env(s3_server)
+    prefix = f"s3://{TEST_BUCKET}/{unique_prefix()}stats"
+    put_several_formats(prefix, tmp_path, env, gap=1.0)
+    ok(cli("put", f"{prefix}-other?format=json", "elsewhere", "1", cwd=tmp_path, env=env))  # another prefix
+    pkl_bytes = int(ok(cli("ls", "--long", f"{prefix}?format=pkl", cwd=tmp_path, env=env)).split()[0])
+    for url in (f"{prefix}?format=json", prefix):
+        check_several_formats(json.loads(ok(cli("stats", "--json", url, cwd=tmp_path, env=env))), pkl_bytes)
+    text = ok(cli("stats", f"{prefix}?format=txt", cwd=tmp_path, env=env))
+    assert "store:   BasicS3Dict" in text.splitlines() and "format:  txt  keys 1  bytes 9" in text
 
 
 def test_copy_local_with_prefix_progress_and_resume(tmp_path: Path) -> None:
@@ -205,9 +253,7 @@ def test_copy_local_to_s3_to_local(tmp_path: Path, s3_server: S3Server) -> None:
     values = {("docs", str(i)): {"i": i, "text": "x" * i} for i in range(20)} | {("top",): [1, 2]}
     src: Any = sync.FileDirDict(base_dir=tmp_path / "src", serialization_format="json")
     src.update(values)
-    # The subprocess reaches the local server only through the environment.
-    env = {**os.environ, "AWS_ENDPOINT_URL": s3_server.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    env = s3_env(s3_server)  # the subprocess reaches the local server only through the environment
     remote = f"s3://{TEST_BUCKET}/{unique_prefix()}cli?format=json"
     out = ok(cli("copy", "src?format=json", remote, "--jobs", "8", cwd=tmp_path, env=env))
     assert out.startswith("copied 21 of 21 keys")

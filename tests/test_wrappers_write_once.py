@@ -91,8 +91,9 @@ async def test_every_delete_path_raises(plain: Any, api: str) -> None:
         lambda: store.discard_if("a", condition=ETAG_IS_THE_SAME, expected_etag=ITEM_NOT_AVAILABLE),
         lambda: store.transform_item("a", transformer=lambda v: DELETE_CURRENT),
     ):  # fmt: skip
-        with pytest.raises(MutationPolicyError):
+        with pytest.raises(MutationPolicyError) as info:
             await call()
+        assert info.value.policy == "write-once"
     assert await store.get_item("a") == 1
 
 

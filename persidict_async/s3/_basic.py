@@ -5,7 +5,8 @@ from __future__ import annotations
 import email.utils
 import math
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any, ClassVar, Self, TypeVar
 
 from ..base import Expect, PersiDict, Record
@@ -334,8 +335,24 @@ class BasicS3Dict(PersiDict[V]):
         return not isinstance(response, Rejected)
 
     async def _scan(self, with_meta: bool) -> AsyncIterator[tuple[NonEmptySafeStrTuple, Record | None]]:
+        async with aclosing(self._list(with_meta, False)) as listing:
+            async for key, record, _ in listing:
+                yield key, record
+
+    async def _scan_location(
+        self,
+    ) -> AsyncIterator[tuple[str, NonEmptySafeStrTuple, Record | None]]:
+        async with aclosing(self._list(True, True)) as listing:
+            async for key, record, fmt in listing:
+                yield fmt, key, record
+
+    async def _list(
+        self, with_meta: bool, any_format: bool
+    ) -> AsyncGenerator[tuple[NonEmptySafeStrTuple, Record | None, str], None]:
+        """Every (key, record, format) under root_prefix; with ``any_format`` the
+        objects of every format (the name's suffix is the format), not only this store's."""
         client = await self._hub.client()
-        prefix, suffix = self.root_prefix, self._suffix
+        prefix, suffix, own = self.root_prefix, self._suffix, self.serialization_format
         start, cut = len(prefix), len(suffix)
         pages = client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket_name, Prefix=prefix
@@ -350,16 +367,22 @@ class BasicS3Dict(PersiDict[V]):
             # One page at a time: never every key of the bucket in memory.
             for obj in page.get("Contents", ()):
                 name: str = obj["Key"]
-                if not name.endswith(suffix):
+                if any_format:
+                    stem, dot, fmt = name[start:].rpartition(".")
+                    if not (dot and fmt.replace("_", "").isalnum()):
+                        continue
+                elif name.endswith(suffix):
+                    stem, fmt = name[start:-cut], own
+                else:
                     continue
-                parts = name[start:-cut].split("/")
+                parts = stem.split("/")
                 if not all(_SAFE_COMPONENT.fullmatch(p) and p not in (".", "..") for p in parts):
                     continue  # not an object this library wrote
                 key = trusted_key(parts)
                 if with_meta:
-                    yield key, Record(obj["ETag"], obj["LastModified"].timestamp(), obj.get("Size"))
+                    yield key, Record(obj["ETag"], obj["LastModified"].timestamp(), obj.get("Size")), fmt
                 else:
-                    yield key, None
+                    yield key, None, fmt
 
     def _subdict(self, prefix: SafeStrTuple) -> Self:
         params = self._param_dict()

@@ -134,3 +134,6 @@ class WrapperDict(PersiDict[V]):
 
     async def _count(self) -> int:
         return await self._main._count()
+
+    def _scan_location(self) -> AsyncIterator[tuple[str, NonEmptySafeStrTuple, Record | None]]:
+        return self._main._scan_location()

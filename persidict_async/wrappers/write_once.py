@@ -28,10 +28,16 @@ class WriteOnceDict(WrapperDict[V]):
     """A store where each key is written once: repeat writes are silently ignored.
 
     The first write is an atomic insert-if-absent on the wrapped store. A repeat
-    write is compared with the stored value with probability
-    ``p_consistency_checks``; a different value raises MutationPolicyError("write-once").
-    Every deletion raises MutationPolicyError. ETags and timestamps are the
-    wrapped store's.
+    write (``d[k] = v``, ``set_many``, ``update``) is compared with the stored
+    value with probability ``p_consistency_checks``; a different value raises
+    MutationPolicyError("write-once"). Conditional operations never drop a write
+    silently: ``set_item_if`` whose condition holds on an existing key, and
+    ``transform_item`` returning a new value for an existing key, raise
+    MutationPolicyError("write-once") (their result could otherwise report a
+    satisfied condition for a write that did not happen). ``setdefault_if``
+    never changes an existing key, so it does not raise. Every deletion raises
+    MutationPolicyError("write-once"), even for absent keys. ETags and
+    timestamps are the wrapped store's.
 
     Args:
         wrapped_dict: The append-only store holding the data (None: an append-only
@@ -74,6 +80,8 @@ class WriteOnceDict(WrapperDict[V]):
         """How many repeat writes were compared with the stored value."""
         self.consistency_checks_passed = 0
         """How many of those comparisons found the same value."""
+        self.consistency_checks_failed = 0
+        """How many of those comparisons found a different value (each raised)."""
 
     @property
     def wrapped_dict(self) -> PersiDict[Any]:
@@ -88,11 +96,6 @@ class WriteOnceDict(WrapperDict[V]):
     @p_consistency_checks.setter
     def p_consistency_checks(self, value: float | None) -> None:
         self._p = _check_probability(value)
-
-    @property
-    def consistency_checks_failed(self) -> int:
-        """How many repeat writes carried a value different from the stored one."""
-        return self.consistency_checks_attempted - self.consistency_checks_passed
 
     def _param_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +123,9 @@ class WriteOnceDict(WrapperDict[V]):
     def _forbid_delete(self) -> NoReturn:
         raise MutationPolicyError("write-once", "deletion is not allowed")
 
+    def _forbid_overwrite(self, key: NonEmptySafeStrTuple) -> NoReturn:
+        raise MutationPolicyError("write-once", f"key {key!r} is already written")
+
     # ------------------------------------------------------------------ writes
 
     async def set_item(self, key: Any, value: V | Joker, *, ttl: float | None = None) -> None:
@@ -145,6 +151,7 @@ class WriteOnceDict(WrapperDict[V]):
         self.consistency_checks_attempted += 1
         record = await self._main._read(key)
         if record is not None and record.data is not None and not self._same(key, value, data, record.data):
+            self.consistency_checks_failed += 1
             raise MutationPolicyError(
                 "write-once", f"key {key!r} already holds a different value"
             )
