@@ -27,7 +27,8 @@ from persidict_async.urls import StoreSpec, StoreURLError, parse_store_url
 from . import _demo, _driver
 
 # A command-line invocation is short-lived: a local S3 cache would only add writes.
-_CLI_DEFAULTS = {"cache": False}
+_CLI_DEFAULTS: dict[str, Any] = {"cache": False}
+SIGNING_KEY_ENV = "PERSIDICT_SIGNING_KEY"
 
 _URL_HELP = (
     "a store URL: path/to/dir or file:///abs/dir (FileDirDict), s3://bucket/prefix "
@@ -35,9 +36,11 @@ _URL_HELP = (
 )
 _EPILOG = """\
 URL options name constructor arguments: format (pkl, json or a text format such as txt),
-append_only=1, digest_len=8, endpoint_url=http://..., region=..., cache=1 (S3 local cache).
-Keys are written as a/b/c. S3 credentials and endpoint come from the usual AWS environment
-variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
+append_only=1, digest_len=8, ttl=seconds, endpoint_url=http://..., region=..., cache=1 (S3
+local cache). Keys are written as a/b/c. S3 credentials and endpoint come from the usual AWS
+environment variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...). PERSIDICT_SIGNING_KEY, when
+set, is the stores' signing_key: values are signed when written, and unsigned or foreign
+values are refused when read.
 
 exit codes: 0 success, 1 operation failed, 2 bad usage
 """
@@ -199,7 +202,11 @@ def _parse_prefix(text: str | None) -> SafeStrTuple:
 
 
 def _spec(url: str, must_exist: bool, defaults: dict[str, Any] | None = None) -> StoreSpec:
-    spec = parse_store_url(url, defaults={**_CLI_DEFAULTS, **(defaults or {})})
+    base = dict(_CLI_DEFAULTS)
+    if os.environ.get(SIGNING_KEY_ENV):
+        # A secret belongs in the environment, not in a URL that shells and logs keep.
+        base["signing_key"] = os.environ[SIGNING_KEY_ENV]
+    spec = parse_store_url(url, defaults={**base, **(defaults or {})})
     if must_exist and spec.local_dir is not None and not os.path.isdir(spec.local_dir):
         # Opening a FileDirDict creates its folder: a typo must not leave one behind.
         raise CommandError(f"no store at {spec.local_dir!r} (the folder does not exist)")

@@ -157,6 +157,21 @@ def test_pickles_are_refused_without_unsafe_pickle(tmp_path: Path) -> None:
     assert d["s"] == "42" and d["n"] == 42
 
 
+def test_signing_key_from_the_environment(tmp_path: Path) -> None:
+    import persidict_sync as sync
+
+    signed = {**os.environ, "PERSIDICT_SIGNING_KEY": "team secret"}
+    ok(cli("put", "store?format=json", "cfg", '{"a": 1}', cwd=tmp_path, env=signed))
+    assert json.loads(ok(cli("get", "store?format=json", "cfg", cwd=tmp_path, env=signed))) == {"a": 1}
+    planted: Any = sync.FileDirDict(base_dir=tmp_path / "store", serialization_format="json")
+    planted["evil"] = {"a": 2}  # written without the key
+    fails(cli("get", "store?format=json", "evil", cwd=tmp_path, env=signed), 1, "not signed")
+    assert "team secret" not in cli("get", "store?format=json", "evil", cwd=tmp_path, env=signed).stderr
+    # Without the key a signed value still reads (nothing to check it with).
+    env = {k: v for k, v in os.environ.items() if k != "PERSIDICT_SIGNING_KEY"}
+    assert json.loads(ok(cli("get", "store?format=json", "cfg", cwd=tmp_path, env=env))) == {"a": 1}
+
+
 def test_text_values_pipe_through_exactly(tmp_path: Path) -> None:
     text = "line one\nüñï ✓\n\nno newline at the end"
     ok(cli("put", "notes?format=txt", "n/1", "-", stdin=text, cwd=tmp_path))
