@@ -103,6 +103,19 @@ def _endpoint(settings: ClientSettings) -> str | None:
     )
 
 
+def _no_expect_continue(client: Any) -> None:
+    """Send request bodies at once instead of after an interim "100 Continue".
+
+    botocore asks for "Expect: 100-continue" on every upload; aiohttp then waits
+    for the interim answer before sending the body, and no timeout covers that
+    wait, so a write to a server that stopped answering would hang forever.
+    Values are small, and without the header the read timeout bounds every request.
+    """
+    from botocore.handlers import add_expect_header
+
+    client.meta.events.unregister("before-call.s3", add_expect_header)
+
+
 class ClientHub:
     """Open clients of one store family (a store and its subdicts), one per event loop.
 
@@ -177,6 +190,7 @@ class ClientHub:
             client = await creator.__aenter__()
         except Exception as exc:
             raise to_backend_error(exc, "connect", None, s) from exc
+        _no_expect_continue(client)
         return creator, client
 
     async def _ensure_bucket(self, client: Any) -> None:
