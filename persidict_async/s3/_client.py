@@ -132,6 +132,8 @@ class ClientHub:
             weakref.WeakKeyDictionary()
         )
         self._bucket_ready = False
+        self._bucket_attempts = 0  # bucket checks started (tells waiters one has failed)
+        self._bucket_failure: BackendError | None = None
         # Whether the server honours conditional headers: None until probed.
         self.conditional_ok: bool | None = None
 
@@ -146,7 +148,15 @@ class ClientHub:
         lock = self._locks.get(loop)
         if lock is None:
             lock = self._locks[loop] = asyncio.Lock()
+        attempts_seen = self._bucket_attempts
         async with lock:
+            failure = self._bucket_failure
+            if failure is not None and self._bucket_attempts != attempts_seen:
+                # The check failed while this caller waited: share its answer rather
+                # than wait out the same timeouts again, once per queued caller.
+                raise BackendError(
+                    str(failure), backend=failure.backend, operation=failure.operation
+                ) from failure
             entry = self._clients.get(loop)
             if entry is None:
                 entry = await self._open()
@@ -154,7 +164,13 @@ class ClientHub:
                 register_open(self)
             client = entry[1]
             if not self._bucket_ready:
-                await self._ensure_bucket(client)
+                self._bucket_attempts += 1
+                try:
+                    await self._ensure_bucket(client)
+                except BackendError as exc:
+                    self._bucket_failure = exc
+                    raise
+                self._bucket_failure = None
                 self._bucket_ready = True
         return client
 

@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pytest
 
+import persidict_async as aio
 import persidict_sync as sync
 from persidict_async import BackendError
 
@@ -131,12 +133,52 @@ def test_killed_server_fails_fast_then_recovers_without_losing_acknowledged_writ
     reread.close()
 
 
-def test_frozen_server_times_out_then_works_again(own_s3_server: ServerProcess) -> None:
+async def _all_fail_with_backend_error_async(store: aio.BasicS3Dict[Any]) -> None:
+    """The async API: every operation, concurrently, raises BackendError within BOUND seconds."""
+    operations = {
+        "get": lambda: store.get_item("k0"),
+        "set": lambda: store.set_item("k0", make_value("k0", 999)),
+        "delete": lambda: store.discard("k1"),
+        "contains": lambda: store.contains("k2"),
+        "len": store.len,
+        "list": lambda: _alist(store.keys()),
+        "transform_item": lambda: store.transform_item("counter", transformer=bump("counter")),
+    }
+    outcomes: dict[str, BaseException | None] = {}
+
+    async def one(name: str, op: Callable[[], Any]) -> None:
+        try:
+            await op()
+            outcomes[name] = None
+        except BackendError as exc:
+            outcomes[name] = exc
+
+    with anyio.fail_after(BOUND):
+        async with anyio.create_task_group() as tg:
+            for name, op in operations.items():
+                tg.start_soon(one, name, op)
+    for name, exc in outcomes.items():
+        assert isinstance(exc, BackendError), (name, exc)
+
+
+async def _alist(ait: Any) -> list[Any]:
+    return [x async for x in ait]
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_frozen_server_times_out_then_works_again(own_s3_server: ServerProcess, api: str) -> None:
     store = sync.BasicS3Dict(**s3_options(endpoint_url=own_s3_server.endpoint_url, **FAST_FAIL))
     store.update({f"k{i}": make_value(f"k{i}", 1) for i in range(3)})
     own_s3_server.pause()  # accepts connections, answers nothing: a hung server
     try:
-        _all_fail_with_backend_error(store)
+        if api == "sync":
+            _all_fail_with_backend_error(store)
+        else:
+            async def frozen() -> None:
+                async with aio.BasicS3Dict(**store.get_params()) as astore:
+                    await _all_fail_with_backend_error_async(astore)
+
+            anyio.run(frozen)
     finally:
         own_s3_server.resume()
     _wait_until_serving(store)
