@@ -79,6 +79,7 @@ _component = st.one_of(
     ]),
     st.text(min_size=0, max_size=12),
     st.text(alphabet="./~\\_-=()", min_size=1, max_size=6),
+    st.text(alphabet="abzAZ09._-~=()", min_size=1, max_size=10),  # often valid
     st.integers(min_value=1, max_value=1200).map(lambda n: "x" * n),
 )  # fmt: skip
 _not_a_string = st.one_of(
