@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 import random
+import socket
 import stat
 import sys
 import threading
@@ -42,6 +43,9 @@ V = TypeVar("V")
 _NAME_MAX = 255
 _MAX_DIGEST_LEN = 26  # significant characters of base32(md5)
 _TEMP_PREFIX = ".#tmp."
+# Temporary file names carry the writer's host and pid, so a scan can tell at once
+# that a temporary file's writer died (a crash) instead of waiting for it to age.
+_HOST_TAG = hashlib.md5(socket.gethostname().encode()).hexdigest()[:8]
 _HIDDEN_PREFIX = ".#"  # temp files and the lock folder: '#' never appears in a key
 _SCAN_BATCH = 1024  # entries fetched per worker-thread hop while iterating
 _FIRST_READ = 1 << 16  # most values fit in one read; larger ones take more
@@ -165,6 +169,26 @@ def _drop_old(tmp: str, path: str) -> None:
         pass  # left for the stale temporary file cleanup
 
 
+def _writer_is_gone(name: str) -> bool:
+    """Whether a temporary file's writer was a process of this host that no longer runs."""
+    parts = name[len(_TEMP_PREFIX) :].split(".")
+    if len(parts) != 3 or parts[0] != _HOST_TAG:
+        return False  # another host's (or an older naming): only its age tells
+    try:
+        pid = int(parts[1], 16)
+    except ValueError:
+        return False
+    if pid <= 1 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (someone else's process)
+    return False
+
+
 def _fsync_dir(dirpath: str) -> None:
     fd = os.open(dirpath, _DIR_FLAGS)
     try:
@@ -193,7 +217,10 @@ class FileDirDict(PersiDict[V]):
 
     _backend_name: ClassVar[str] = "files"
     STALE_TEMP_SECONDS: ClassVar[float] = 600.0
-    """Temporary files older than this are a crashed writer's; scans remove them."""
+    """Temporary files older than this are a crashed writer's; scans remove them.
+
+    Those of a writer process of this host that no longer runs are removed at once.
+    """
 
     def __init__(
         self,
@@ -296,7 +323,7 @@ class FileDirDict(PersiDict[V]):
     def _create_temp(self, dirpath: str) -> tuple[str, int]:
         made_dirs = False
         while True:
-            tmp = f"{dirpath}/{_TEMP_PREFIX}{os.getpid():x}.{random.getrandbits(64):016x}"
+            tmp = f"{dirpath}/{_TEMP_PREFIX}{_HOST_TAG}.{os.getpid():x}.{random.getrandbits(64):016x}"
             try:
                 return tmp, os.open(tmp, _TEMP_FLAGS, 0o666)
             except FileExistsError:
@@ -500,7 +527,7 @@ class FileDirDict(PersiDict[V]):
 
     def _remove_if_stale(self, entry: os.DirEntry[str], before: float) -> None:
         try:
-            if entry.stat(follow_symlinks=False).st_mtime < before:
+            if _writer_is_gone(entry.name) or entry.stat(follow_symlinks=False).st_mtime < before:
                 os.unlink(entry.path)
         except OSError:
             pass  # another scanner removed it, or it is not ours to remove

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -84,34 +85,80 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: 
                        f"{log.read_text()[-3000:]}")  # fmt: skip
 
 
-def _start(kind: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    log = workdir / f"{kind}.log"
-    port = free_port()
+def _command(kind: str, workdir: Path, port: int) -> list[str]:
     if kind == "moto":
-        cmd = [_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    else:
-        data = workdir / "weed-data"
-        data.mkdir()
-        ports = [free_port() for _ in range(12)]
-        cmd = [
-            _tool("weed"), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-s3.port={port}", f"-master.port={ports[0]}", f"-master.port.grpc={ports[1]}",
-            f"-volume.port={ports[2]}", f"-volume.port.grpc={ports[3]}",
-            f"-filer.port={ports[4]}", f"-filer.port.grpc={ports[5]}",
-            f"-s3.port.grpc={ports[6]}", f"-admin.port={ports[7]}",
-            f"-admin.port.grpc={ports[8]}", f"-debug.port={ports[9]}",
-            f"-webdav.port={ports[10]}", "-admin.ui=false", "-webdav=false",
-            "-s3.port.iceberg=0", "-s3.port.lance=0",
-        ]  # fmt: skip
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(endpoint + "/", proc, log, timeout=60)
-    except BaseException:
-        _stop(proc)
-        raise
-    return proc, endpoint, log
+        return [_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    data = workdir / "weed-data"
+    data.mkdir(exist_ok=True)
+    ports = [free_port() for _ in range(12)]
+    return [
+        _tool("weed"), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-s3.port={port}", f"-master.port={ports[0]}", f"-master.port.grpc={ports[1]}",
+        f"-volume.port={ports[2]}", f"-volume.port.grpc={ports[3]}",
+        f"-filer.port={ports[4]}", f"-filer.port.grpc={ports[5]}",
+        f"-s3.port.grpc={ports[6]}", f"-admin.port={ports[7]}",
+        f"-admin.port.grpc={ports[8]}", f"-debug.port={ports[9]}",
+        f"-webdav.port={ports[10]}", "-admin.ui=false", "-webdav=false",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
+    ]  # fmt: skip
+
+
+class ServerProcess:
+    """An S3 server process that can be stopped, killed, paused and started again.
+
+    It always starts with the same command line (so on the same ports and, for
+    SeaweedFS, over the same data folder, which survives a restart).
+    """
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self.log = workdir / f"{kind}.log"
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._cmd = _command(kind, workdir, self.port)
+        self._cwd = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        """Start the server and wait until it answers HTTP."""
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self._cmd, cwd=self._cwd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_up(self.endpoint_url + "/", self.proc, self.log, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Terminate the server (SIGTERM, then SIGKILL) and wait for it."""
+        if self.proc is not None:
+            self.resume()  # a paused process cannot act on SIGTERM
+            _stop(self.proc)
+            self.proc = None
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL), as a crash would."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
+
+def _start(kind: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    server = ServerProcess(kind, workdir)
+    server.start()
+    assert server.proc is not None
+    return server.proc, server.endpoint_url, server.log
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -168,3 +215,23 @@ def s3_options(**options: Any) -> dict[str, Any]:
     options.setdefault("root_prefix", unique_prefix())
     options.setdefault("endpoint_url", os.environ["AWS_ENDPOINT_URL"])
     return options
+
+
+@pytest.fixture
+def own_s3_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """An S3 server of this test alone, which the test may stop, kill, pause and restart.
+
+    SeaweedFS by default (it keeps its data on disk across a restart); a test may
+    ask for moto with ``@pytest.mark.parametrize("own_s3_server", ["moto"], indirect=True)``.
+    The AWS environment points at it for the test's duration.
+    """
+    kind = getattr(request, "param", "seaweedfs")
+    server = ServerProcess(kind, tmp_path_factory.mktemp(f"own-{kind}"))
+    server.start()
+    try:
+        with aws_env(server.endpoint_url):
+            yield server
+    finally:
+        server.kill()  # its data is thrown away: no need for a clean shutdown

@@ -16,8 +16,6 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import persidict_async as aio
 import persidict_sync as sync
@@ -317,31 +315,7 @@ async def test_durable_flag_controls_fsync(
 # ---------------------------------------------------------------------- safety
 
 
-_hostile_component = st.one_of(
-    st.sampled_from(["..", ".", "", "/", "../..", "/etc", "a/../../b", "~", "..\\x", "\x00", ".#locks"]),
-    st.text(min_size=0, max_size=12),
-    st.text(alphabet="./~\\_-", min_size=1, max_size=6),
-)
-_hostile_key = st.one_of(_hostile_component, st.lists(_hostile_component, min_size=0, max_size=4))
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(key=_hostile_key, digest_len=st.sampled_from([0, 4]))
-def test_hostile_keys_stay_inside_base_dir(tmp_path: Path, key: Any, digest_len: int) -> None:
-    root = tmp_path / f"root{digest_len}"
-    base = root / "store"
-    store = sync.FileDirDict(base_dir=base, digest_len=digest_len, durable=False)
-    try:
-        store[key] = 1
-    except (ValueError, TypeError):
-        pass
-    else:
-        assert store[key] == 1
-        assert key in store
-        del store[key]
-    for path in root.rglob("*"):
-        assert path.resolve().is_relative_to(base.resolve()), path
-    assert [p.name for p in root.iterdir()] == ["store"]
+# Hostile keys: tests/reliability/test_bad_input.py.
 
 
 # ---------------------------------------------------------------------- concurrency

@@ -114,6 +114,11 @@ class BasicS3Dict(PersiDict[V]):
             raise ValueError(f"max_pool_connections must be >= 1, got {max_pool_connections!r}")
         if not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts!r}")
+        for name, seconds in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise TypeError(f"{name} must be a number of seconds, got {seconds!r}")
+            if not seconds > 0:  # also refuses NaN
+                raise ValueError(f"{name} must be > 0 seconds, got {seconds!r}")
         if conditional_writes not in (None, True, False):
             raise TypeError(f"conditional_writes must be None or a bool, got {conditional_writes!r}")
         self.bucket_name = bucket_name

@@ -103,6 +103,19 @@ def _endpoint(settings: ClientSettings) -> str | None:
     )
 
 
+def _no_expect_continue(client: Any) -> None:
+    """Send request bodies at once instead of after an interim "100 Continue".
+
+    botocore asks for "Expect: 100-continue" on every upload; aiohttp then waits
+    for the interim answer before sending the body, and no timeout covers that
+    wait, so a write to a server that stopped answering would hang forever.
+    Values are small, and without the header the read timeout bounds every request.
+    """
+    from botocore.handlers import add_expect_header
+
+    client.meta.events.unregister("before-call.s3", add_expect_header)
+
+
 class ClientHub:
     """Open clients of one store family (a store and its subdicts), one per event loop.
 
@@ -119,6 +132,8 @@ class ClientHub:
             weakref.WeakKeyDictionary()
         )
         self._bucket_ready = False
+        self._bucket_attempts = 0  # bucket checks started (tells waiters one has failed)
+        self._bucket_failure: BackendError | None = None
         # Whether the server honours conditional headers: None until probed.
         self.conditional_ok: bool | None = None
 
@@ -133,7 +148,15 @@ class ClientHub:
         lock = self._locks.get(loop)
         if lock is None:
             lock = self._locks[loop] = asyncio.Lock()
+        attempts_seen = self._bucket_attempts
         async with lock:
+            failure = self._bucket_failure
+            if failure is not None and self._bucket_attempts != attempts_seen:
+                # The check failed while this caller waited: share its answer rather
+                # than wait out the same timeouts again, once per queued caller.
+                raise BackendError(
+                    str(failure), backend=failure.backend, operation=failure.operation
+                ) from failure
             entry = self._clients.get(loop)
             if entry is None:
                 entry = await self._open()
@@ -141,7 +164,13 @@ class ClientHub:
                 register_open(self)
             client = entry[1]
             if not self._bucket_ready:
-                await self._ensure_bucket(client)
+                self._bucket_attempts += 1
+                try:
+                    await self._ensure_bucket(client)
+                except BackendError as exc:
+                    self._bucket_failure = exc
+                    raise
+                self._bucket_failure = None
                 self._bucket_ready = True
         return client
 
@@ -177,6 +206,7 @@ class ClientHub:
             client = await creator.__aenter__()
         except Exception as exc:
             raise to_backend_error(exc, "connect", None, s) from exc
+        _no_expect_continue(client)
         return creator, client
 
     async def _ensure_bucket(self, client: Any) -> None:
