@@ -49,6 +49,8 @@ def s3_integration(session: nox.Session) -> None:
     """The S3 contract and S3 tests against SeaweedFS (``weed mini`` on 127.0.0.1)."""
     session.install("-e", ".[dev]")
     session.run(
-        "pytest", "-q", "tests/test_contract.py", "tests/test_conditional.py", "tests/test_s3.py",
+        "pytest", "-q", "tests/test_contract.py", "tests/test_conditional.py",
+        "tests/test_contract_append_only.py", "tests/test_expiry.py", "tests/test_signing.py",
+        "tests/test_s3.py",
         "-k", "s3", "--s3-server=seaweedfs", *session.posargs,
     )  # fmt: skip

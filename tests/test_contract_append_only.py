@@ -274,7 +274,13 @@ async def test_discard_if_always_raises(store: Any, fmt: str, policy: str) -> No
         assert (await store.get_item(key) == value) if present else not await store.contains(key)
 
 
-async def test_insert_only_if_absent_has_one_winner(store: Any, fmt: str) -> None:
+async def test_insert_only_if_absent_has_one_winner(
+    store: Any, fmt: str, backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    if "s3_server" in backend.needs and request.getfixturevalue("s3_server").kind == "moto":
+        # moto checks If-None-Match and then writes without a lock; the S3 stores
+        # meet this race on SeaweedFS (nox -s s3_integration, and tests/reliability).
+        pytest.skip("moto's conditional writes are not atomic")
     values = [sample_values(fmt)[0], other_value(fmt)] * 4
     results = await asyncio.gather(*(
         store.set_item_if("k", value=v, condition=ETAG_IS_THE_SAME, expected_etag=ITEM_NOT_AVAILABLE,
