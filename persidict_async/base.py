@@ -341,14 +341,18 @@ class PersiDict(ABC, Generic[V]):
             payload = self._encode_value(value)
         except TypeError as exc:
             raise TypeError(f"cannot store the value for key {key!r}: {exc}") from exc
+        if ttl is None and not self._frames:
+            return payload
+        return self._envelope(payload, ttl)
+
+    def _envelope(self, payload: bytes, ttl: float | None) -> bytes:
+        """The stored form of ``payload``: with its deadline and signature, when due."""
         if ttl is not None:
             ttl = _check_ttl(ttl)
             if not self._expiring:
                 raise ValueError(
                     "a per-write ttl needs a store opened with expiry (ttl=seconds or ttl=math.inf)"
                 )
-        elif not self._frames:
-            return payload
         else:
             ttl = self.ttl
         deadline = None if ttl is None or ttl == math.inf else _now() + ttl

@@ -31,6 +31,7 @@ class Codec(Protocol):
 
 _dumps = pickle.dumps
 _loads = pickle.loads
+_STACK_GLOBAL = pickle.STACK_GLOBAL[0]
 
 
 class PickleCodec:
@@ -52,7 +53,10 @@ class PickleCodec:
             except (pickle.PicklingError, TypeError, AttributeError):
                 pass
             else:
-                if data.find(b"__main__") < 0:
+                # Protocol 5 names every global (class, function) with the STACK_GLOBAL
+                # opcode (0x93), so a pickle without that byte refers to no __main__
+                # object; the byte test is a memchr, far cheaper than the text search.
+                if _STACK_GLOBAL not in data or data.find(b"__main__") < 0:
                     return data
         try:
             return bytes(cloudpickle.dumps(value, protocol=5))
