@@ -273,7 +273,7 @@ def _ls(args: argparse.Namespace) -> int:
 
     async def body(store: core.PersiDict[Any]) -> int:
         sub = store.get_subdict(prefix) if prefix else store
-        rows = [(prefix + key, record) async for key, record in sub._scan(args.long)]
+        rows = [(prefix + key, record) async for key, record in sub._live_scan(args.long)]
         rows.sort(key=lambda row: row[0])
         out = sys.stdout
         for key, record in rows:
@@ -293,7 +293,7 @@ def _get(args: argparse.Namespace) -> int:
     key = _parse_key(args.key)
 
     async def body(store: core.PersiDict[Any]) -> int:
-        data = await store._read_data(key)
+        data = await store._live_data(key)
         if data is None:
             raise KeyError(key)
         if args.raw:

@@ -172,6 +172,19 @@ def test_signing_key_from_the_environment(tmp_path: Path) -> None:
     assert json.loads(ok(cli("get", "store?format=json", "cfg", cwd=tmp_path, env=env))) == {"a": 1}
 
 
+def test_expired_values_are_missing(tmp_path: Path) -> None:
+    import persidict_sync as sync
+
+    d: Any = sync.FileDirDict(base_dir=tmp_path / "store", serialization_format="json", ttl=3600)
+    d["live"] = 1
+    d.set("gone", 2, ttl=0.001)
+    time.sleep(0.01)
+    url = "store?format=json&ttl=3600"
+    fails(cli("get", url, "gone", cwd=tmp_path), 1, "key not found: gone")
+    assert ok(cli("ls", url, cwd=tmp_path)) == "live\n"
+    assert ok(cli("get", url, "live", cwd=tmp_path)) == "1\n"
+
+
 def test_text_values_pipe_through_exactly(tmp_path: Path) -> None:
     text = "line one\nüñï ✓\n\nno newline at the end"
     ok(cli("put", "notes?format=txt", "n/1", "-", stdin=text, cwd=tmp_path))
