@@ -71,26 +71,25 @@ def mode(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Mode]:
 
 
 async def prepare(
-    store: Any, state: str, value: Any, expected_kind: str, mode: Mode
+    store: Any, key: str, state: str, value: Any, expected_kind: str, mode: Mode
 ) -> tuple[Any, Any]:
-    """Put the key in the wanted state; return (actual etag, expected etag)."""
-    await store.discard("k") if not store_is_append_only(store) else None
+    """Put a fresh ``key`` in the wanted state; return (actual etag, expected etag).
+
+    Every case of a matrix uses a key of its own in one store, so that append-only
+    stores need no deleting and network stores no new client per case.
+    """
     actual: Any = NA
     stale = "stale-etag"
     if state == "present":
-        await store.set_item("k", value)
-        actual = await store.etag("k")
+        await store.set_item(key, value)
+        actual = await store.etag(key)
     elif state == "expired":
-        await store.set_item("k", value, ttl=1)
-        stale = await store.etag("k")  # seen before it expired: now stale
+        await store.set_item(key, value, ttl=1)
+        stale = await store.etag(key)  # seen before it expired: now stale
         mode.clock.advance(2)
-        assert not await store.contains("k")
+        assert not await store.contains(key)
     expected = {"actual": actual, "stale": stale, "absent": NA}[expected_kind]
     return actual, expected
-
-
-def store_is_append_only(store: Any) -> bool:
-    return bool(store.get_params()["append_only"])
 
 
 def check(result: Any, satisfied: bool, actual: Any, resulting: Any, value: Any) -> None:
@@ -108,13 +107,13 @@ def check(result: Any, satisfied: bool, actual: Any, resulting: Any, value: Any)
 async def test_get_item_if_matrix(make_store: Any, fmt: str, mode: Mode) -> None:
     value = sample_values(fmt)[0]
     store = make_store(**mode.options)
-    for state, cond, exp_kind, retrieve in itertools.product(
+    for i, (state, cond, exp_kind, retrieve) in enumerate(itertools.product(
         mode.states, CONDITIONS, EXPECTED, RETRIEVES
-    ):
-        present = state == "present"
-        actual, expected = await prepare(store, state, value, exp_kind, mode)
+    )):  # fmt: skip
+        present, key = state == "present", f"k{i}"
+        actual, expected = await prepare(store, key, state, value, exp_kind, mode)
         result = await store.get_item_if(
-            "k", condition=cond, expected_etag=expected, retrieve_value=retrieve
+            key, condition=cond, expected_etag=expected, retrieve_value=retrieve
         )
         sat = holds(cond, expected, actual)
         if present:
@@ -122,98 +121,98 @@ async def test_get_item_if_matrix(make_store: Any, fmt: str, mode: Mode) -> None
             assert not result.value_was_mutated
         else:
             check(result, sat, NA, NA, NA)
-    got = await store.get_with_etag("k")
+    got = await store.get_with_etag("last")
     check(got, True, NA, NA, NA)
-    await store.set_item("k", value)
-    got = await store.get_with_etag("k")
-    assert got.new_value == value and got.actual_etag == await store.etag("k")
+    await store.set_item("last", value)
+    got = await store.get_with_etag("last")
+    assert got.new_value == value and got.actual_etag == await store.etag("last")
 
 
 @pytest.mark.parametrize("append_only", [False, True])
 async def test_set_item_if_matrix(make_store: Any, fmt: str, append_only: bool, mode: Mode) -> None:
     old, new = sample_values(fmt)[0], other_value(fmt)
-    for state, cond, exp_kind, retrieve, kind in itertools.product(
+    store = make_store(append_only=append_only, **mode.options)
+    for i, (state, cond, exp_kind, retrieve, kind) in enumerate(itertools.product(
         mode.states, CONDITIONS, EXPECTED, RETRIEVES, ["value", "keep", "delete"]
-    ):
-        present = state == "present"
-        store = make_store(append_only=append_only, **mode.options)
-        actual, expected = await prepare(store, state, old, exp_kind, mode)
+    )):  # fmt: skip
+        present, key = state == "present", f"k{i}"
+        actual, expected = await prepare(store, key, state, old, exp_kind, mode)
         payload = {"value": new, "keep": KEEP_CURRENT, "delete": DELETE_CURRENT}[kind]
         sat = holds(cond, expected, actual)
         call = store.set_item_if(
-            "k", value=payload, condition=cond, expected_etag=expected, retrieve_value=retrieve
+            key, value=payload, condition=cond, expected_etag=expected, retrieve_value=retrieve
         )
         if append_only and (kind == "delete" or (kind == "value" and sat and present)):
             with pytest.raises(MutationPolicyError):
                 await call
-            assert (await store.get_item("k") == old) if present else not await store.contains("k")
+            assert (await store.get_item(key) == old) if present else not await store.contains(key)
             continue
         result = await call
         if not sat or kind == "keep":
             if present:
                 check(result, sat, actual, actual, seen(retrieve, expected, actual, old))
-                assert await store.get_item("k") == old
+                assert await store.get_item(key) == old
             else:
                 check(result, sat, NA, NA, NA)
-                assert not await store.contains("k")
+                assert not await store.contains(key)
         elif kind == "delete":
             check(result, True, actual, NA, NA)
-            assert not await store.contains("k")
+            assert not await store.contains(key)
         else:
             check(result, True, actual, "new", new)
-            assert await store.get_item("k") == new
-            assert await store.etag("k") == result.resulting_etag
+            assert await store.get_item(key) == new
+            assert await store.etag(key) == result.resulting_etag
 
 
 async def test_setdefault_if_matrix(make_store: Any, fmt: str, mode: Mode) -> None:
     old, new = sample_values(fmt)[0], other_value(fmt)
     store = make_store(**mode.options)
-    for state, cond, exp_kind, retrieve in itertools.product(
+    for i, (state, cond, exp_kind, retrieve) in enumerate(itertools.product(
         mode.states, CONDITIONS, EXPECTED, RETRIEVES
-    ):
-        present = state == "present"
-        actual, expected = await prepare(store, state, old, exp_kind, mode)
+    )):  # fmt: skip
+        present, key = state == "present", f"k{i}"
+        actual, expected = await prepare(store, key, state, old, exp_kind, mode)
         result = await store.setdefault_if(
-            "k", default_value=new, condition=cond, expected_etag=expected,
+            key, default_value=new, condition=cond, expected_etag=expected,
             retrieve_value=retrieve,
         )  # fmt: skip
         sat = holds(cond, expected, actual)
         if present:
             check(result, sat, actual, actual, seen(retrieve, expected, actual, old))
-            assert await store.get_item("k") == old  # never changes an existing key
+            assert await store.get_item(key) == old  # never changes an existing key
         elif sat:
             check(result, True, NA, "new", new)
-            assert await store.get_item("k") == new
+            assert await store.get_item(key) == new
         else:
             check(result, False, NA, NA, NA)
-            assert not await store.contains("k")
+            assert not await store.contains(key)
     for joker in (KEEP_CURRENT, DELETE_CURRENT):
         with pytest.raises(TypeError):
-            await store.setdefault_if("k", default_value=joker, condition=ANY_ETAG,
+            await store.setdefault_if("j", default_value=joker, condition=ANY_ETAG,
                                       expected_etag=NA)  # fmt: skip
 
 
 @pytest.mark.parametrize("append_only", [False, True])
 async def test_discard_if_matrix(make_store: Any, fmt: str, append_only: bool, mode: Mode) -> None:
     value = sample_values(fmt)[0]
-    for state, cond, exp_kind in itertools.product(mode.states, CONDITIONS, EXPECTED):
-        present = state == "present"
-        store = make_store(append_only=append_only, **mode.options)
-        actual, expected = await prepare(store, state, value, exp_kind, mode)
+    store = make_store(append_only=append_only, **mode.options)
+    for i, (state, cond, exp_kind) in enumerate(itertools.product(mode.states, CONDITIONS, EXPECTED)):
+        present, key = state == "present", f"k{i}"
+        actual, expected = await prepare(store, key, state, value, exp_kind, mode)
         if append_only:
             with pytest.raises(MutationPolicyError):
-                await store.discard_if("k", condition=cond, expected_etag=expected)
+                await store.discard_if(key, condition=cond, expected_etag=expected)
             continue
-        result = await store.discard_if("k", condition=cond, expected_etag=expected)
+        result = await store.discard_if(key, condition=cond, expected_etag=expected)
         sat = holds(cond, expected, actual)
         if not present:
             check(result, sat, NA, NA, NA)
         elif sat:
             check(result, True, actual, NA, NA)
-            assert not await store.contains("k")
+            assert not await store.contains(key)
         else:
             check(result, False, actual, actual, VALUE_NOT_RETRIEVED)
-            assert await store.get_item("k") == value
+            assert await store.get_item(key) == value
 
 
 async def test_bad_condition_arguments(store: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 import persidict_async as aio
 import persidict_sync as sync
@@ -83,6 +83,8 @@ def test_hostile_keys_stay_inside_base_dir(
 
     @settings(max_examples=120, deadline=None, database=None)
     @given(key=hostile_keys)
+    @example(key=("ok", "fine.txt")).via("a key the store must accept")
+    @example(key=("..", "etc", "passwd")).via("a key the store must refuse")
     def check(key: Any) -> None:
         accepted.append(attempt(key))
         portal.call(inside)
@@ -111,6 +113,8 @@ def test_hostile_keys_stay_inside_root_prefix(api: str, portal: BlockingPortal) 
 
     @settings(max_examples=60, deadline=None, database=None)
     @given(key=hostile_keys)
+    @example(key=("ok", "fine.txt")).via("a key the store must accept")
+    @example(key=("..", "etc", "passwd")).via("a key the store must refuse")
     def check(key: Any) -> None:
         accepted.append(attempt(key))
 
