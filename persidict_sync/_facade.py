@@ -72,6 +72,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     _step: Callable[[Coroutine[Any, Any, Any]], Any]
     _get_item: Callable[[Any], Coroutine[Any, Any, V]]
     _set_item: Callable[[Any, Any], Coroutine[Any, Any, None]]
+    _starts_set: bool
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -88,6 +89,10 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         self._step = run_bare if store.runs_inline and not store.does_blocking_io else run_inline
         self._get_item = store.get_item
         self._set_item = store.set_item
+        # Only where set_item is the base class's (a wrapper may override it).
+        self._starts_set = (
+            self._step is run_bare and type(store).set_item is core.PersiDict.set_item
+        )
 
     @classmethod
     def wrap(cls, store: core.PersiDict[T]) -> PersiDict[T]:
@@ -115,7 +120,12 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         return self._run(self.aio.get_item(key))
 
     def __setitem__(self, key: Any, value: V | Joker) -> None:
-        if self._inline:
+        if self._starts_set:
+            # set_item's own logic, minus its coroutine: a memory write ends here.
+            pending = self.aio._start_set(key, value, None)
+            if pending is not None:
+                self._step(pending)
+        elif self._inline:
             self._step(self._set_item(key, value))
         else:
             self._run(self.aio.set_item(key, value))
@@ -165,7 +175,9 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     def __getattr__(self, name: str) -> Any:
         # Plain attributes of the async store (base_dir, bucket_name ...) show through;
         # coroutine methods do not, they have sync twins here.
-        if name.startswith("__") or name in ("aio", "_inline", "_step", "_get_item", "_set_item"):
+        if name.startswith("__") or name in (
+            "aio", "_inline", "_step", "_get_item", "_set_item", "_starts_set"
+        ):  # fmt: skip
             raise AttributeError(name)
         value = getattr(self.aio, name)
         if callable(value) and not isinstance(value, type):

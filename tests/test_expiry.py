@@ -95,6 +95,11 @@ async def test_append_only_store_accepts_a_first_write_over_an_expired_key(
     clock.advance(20)
     await store.set_item("k", w)
     assert await store.get_item("k") == w
+    # Expired values are garbage: cull() removes them even from an append-only store.
+    await store.set_item("brief", v, ttl=1)
+    clock.advance(2)
+    assert await store.cull() == 1
+    assert await store.get_item("k") == w and await store.len() == 1
 
 
 async def test_cull_deletes_only_expired_values(make_store: Any, fmt: str, clock: Clock) -> None:

@@ -141,12 +141,19 @@ def test_invalid_bucket_is_a_backend_error() -> None:
 @pytest.mark.parametrize("api", ["async", "sync"])
 async def test_server_down_fails_fast(api: str) -> None:
     params = s3_options(endpoint_url=f"http://127.0.0.1:{free_port()}")
+    store: aio.BasicS3Dict[Any] = aio.BasicS3Dict(**params)
     start = time.monotonic()
-    with pytest.raises(BackendError) as info:
+    try:
+        with pytest.raises(BackendError) as info:
+            if api == "sync":
+                sync.PersiDict.wrap(store)["k"]
+            else:
+                await store.get_item("k")
+    finally:
         if api == "sync":
-            sync.BasicS3Dict(**params)["k"]
+            sync.PersiDict.wrap(store).close()
         else:
-            await aio.BasicS3Dict(**params).get_item("k")
+            await store.aclose()
     assert time.monotonic() - start < 10
     assert "127.0.0.1" in str(info.value)
 
