@@ -341,16 +341,9 @@ class FileDirDict(PersiDict[V]):
     ) -> Record | None:
         if if_none_match is not None:
             # Revalidating a cached copy: one stat answers "unchanged" without opening the file.
-            try:
-                st = os.stat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            except OSError as exc:
-                raise self._failure("read", key, exc) from exc
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            if _etag(st) == if_none_match:
-                return Record(if_none_match, st.st_mtime, st.st_size)
+            current = self._stat_file(key, path)
+            if current is None or current.etag == if_none_match:
+                return current
         try:
             fd = os.open(path, _READ_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
