@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ from persidict_async import (
 from . import test_conditional as conditional
 from . import test_contract as contract
 from .backends import APPEND_ONLY_BACKENDS, Backend, other_value, sample_values
+from .clock import Clock
 from .test_conditional import CONDITIONS, EXPECTED, NA, RETRIEVES, check, holds, seen
 
 # The contract rules that hold for append-only stores too, run here on this matrix.
@@ -293,6 +295,20 @@ async def test_insert_only_if_absent_has_one_winner(
     assert stored == winners[0].new_value and await store.etag("k") == winners[0].resulting_etag
     assert all(r.new_value == stored and r.actual_etag == winners[0].resulting_etag
                for r in results if r is not winners[0])  # fmt: skip
+
+
+async def test_cull_removes_expired_values(make_store: Any, fmt: str, clock: Clock) -> None:
+    v, w = sample_values(fmt)[0], other_value(fmt)
+    store = make_store(ttl=math.inf)
+    await store.set_item("keep", v)
+    await store.set_item("brief", v, ttl=1)
+    clock.advance(2)
+    assert not await store.contains("brief") and await store.len() == 1
+    # Expired values are garbage even here: cull() removes them, then a first write works.
+    assert await store.cull() == 1
+    await store.set_item("brief", w)
+    assert await store.get_item("brief") == w and await store.get_item("keep") == v
+    assert await store.len() == 2
 
 
 async def test_transform_item(store: Any, fmt: str, policy: str) -> None:

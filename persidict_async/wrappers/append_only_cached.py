@@ -107,5 +107,8 @@ class AppendOnlyDictCached(WrapperDict[V]):
         return etag
 
     async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
-        self._forbid_delete()
-        return False
+        # Every public delete path refuses first (_forbid_delete); only cull() comes here,
+        # to remove expired values, whose cached copies must go too.
+        deleted = await self._main._delete(key, expect)
+        await self._data._delete(key, None)
+        return deleted

@@ -118,7 +118,9 @@ class WriteOnceDict(WrapperDict[V]):
         return await self._main._write(key, data, expect)
 
     async def _delete(self, key: NonEmptySafeStrTuple, expect: str | None) -> bool:
-        self._forbid_delete()
+        # Every public delete path refuses first (_forbid_delete); only cull() comes
+        # here, to remove expired values.
+        return await self._main._delete(key, expect)
 
     def _forbid_delete(self) -> NoReturn:
         raise MutationPolicyError("write-once", "deletion is not allowed")
