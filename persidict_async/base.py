@@ -325,7 +325,8 @@ class PersiDict(ABC, Generic[V]):
     def _key(self, key: Any) -> NonEmptySafeStrTuple:
         k = to_key(key)
         limit = self._component_limit
-        if limit is not None:
+        # A str key is one component: its own length settles it (the common case).
+        if limit is not None and (type(key) is not str or len(key) > limit):
             for part in k:
                 if len(part) > limit:
                     raise ValueError(
