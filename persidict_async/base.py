@@ -107,11 +107,11 @@ def _now() -> float:
     return time.time()
 
 
-def _check_ttl(ttl: Any, name: str = "ttl") -> float | None:
+def _check_ttl(ttl: Any) -> float | None:
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or math.isnan(ttl) or ttl <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds (or None), got {ttl!r}")
+        raise ValueError(f"ttl must be a positive number of seconds (or None), got {ttl!r}")
     return float(ttl)
 
 

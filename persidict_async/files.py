@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from . import _filelock
 from ._io import run_io
-from .base import Expect, Mutation, PersiDict, Record, _etag_of
+from .base import Expect, Mutation, PersiDict, Record, _absent, _etag_of
 from .errors import BackendError
 from .flags import ITEM_NOT_AVAILABLE, ItemNotAvailableFlag
 from .keys import _SAFE_COMPONENT, NonEmptySafeStrTuple, SafeStrTuple, trusted_key
@@ -116,10 +116,6 @@ def _expectation(expect: Expect) -> Decide | None:
     if expect is ITEM_NOT_AVAILABLE:
         return _absent
     return lambda record: record is not None and record.etag == expect
-
-
-def _absent(record: Record | None) -> bool:
-    return record is None
 
 
 def _load_renameat2() -> Any:
