@@ -17,7 +17,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and format check."""
+    """ruff check (lint rules; formatting is not enforced)."""
     session.install("ruff")
     session.run("ruff", "check", "persidict_async", "persidict_sync", "tests", "benchmarks")
 

@@ -148,6 +148,19 @@ class PersiDict(ABC, Generic[V]):
     _secret_params: ClassVar[tuple[str, ...]] = ("signing_key",)
     _writes_now: ClassVar[bool] = False
     """Whether :meth:`_write_now` exists: an unconditional write that never blocks."""
+    _reads_now: bool = False
+    """Whether :meth:`_read_now` and :meth:`_read_data_now` exist: reads that finish in
+    the caller's thread without an event loop (memory and local files)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        # A subclass that changes how a key is read (without saying how to do it
+        # synchronously) must not be bypassed by the sync facade's direct reads.
+        if ("_read" in own and "_read_now" not in own) or (
+            "_read_data" in own and "_read_data_now" not in own
+        ):
+            cls._reads_now = False
 
     def __init__(
         self,
@@ -234,6 +247,17 @@ class PersiDict(ABC, Generic[V]):
         Saves plain writes a coroutine step, a good part of an in-memory write's cost.
         Returns the new ETag in the backend's own form (``_write`` turns it into str).
         """
+        raise NotImplementedError
+
+    def _read_now(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        """:meth:`_read`, synchronously (only where ``_reads_now``).
+
+        The sync facade calls it directly: a local read then needs no coroutine.
+        """
+        raise NotImplementedError
+
+    def _read_data_now(self, key: NonEmptySafeStrTuple) -> bytes | None:
+        """:meth:`_read_data`, synchronously (only where ``_reads_now``)."""
         raise NotImplementedError
 
     async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
@@ -535,7 +559,15 @@ class PersiDict(ABC, Generic[V]):
     async def get_item(self, key: Any) -> V:
         """Return the value of ``key``; KeyError (with the normalised key) if absent."""
         k = self._key(key)
-        data = await self._read_data(k)
+        return self._value_at(k, await self._read_data(k))
+
+    def _get_now(self, key: Any) -> V:
+        """:meth:`get_item`, synchronously (only where ``_reads_now``): the facade's ``d[k]``."""
+        k = self._key(key)
+        return self._value_at(k, self._read_data_now(k))
+
+    def _value_at(self, k: NonEmptySafeStrTuple, data: bytes | None) -> V:
+        """The value read as ``data`` for ``k``; KeyError if absent or expired."""
         if data is None or (self._expiring and not self._fresh(data)):
             raise KeyError(k)
         return self._decode(k, data)

@@ -95,7 +95,8 @@ def _unique_ns() -> int:
 
 
 def _etag(st: os.stat_result) -> str:
-    return f"{st.st_mtime_ns:x}-{st.st_ino:x}-{st.st_size:x}"
+    # %-formatting: half the cost of an f-string with format specs (every read pays it).
+    return "%x-%x-%x" % (st.st_mtime_ns, st.st_ino, st.st_size)  # noqa: UP031
 
 
 def _current_etag(path: str) -> str | ItemNotAvailableFlag:
@@ -600,13 +601,21 @@ class FileDirDict(PersiDict[V]):
 
     # ------------------------------------------------------------------ primitives
 
-    async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+    _reads_now = True
+
+    def _read_now(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
         dirpath, name = self._locate(key)
-        return await run_io(self._read_file, key, f"{dirpath}/{name}", if_none_match)
+        return self._read_file(key, f"{dirpath}/{name}", if_none_match)
+
+    def _read_data_now(self, key: NonEmptySafeStrTuple) -> bytes | None:
+        dirpath, name = self._locate(key)
+        return self._read_bytes(key, f"{dirpath}/{name}")
+
+    async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        return await run_io(self._read_now, key, if_none_match)
 
     async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
-        dirpath, name = self._locate(key)
-        return await run_io(self._read_bytes, key, f"{dirpath}/{name}")
+        return await run_io(self._read_data_now, key)
 
     async def _stat(self, key: NonEmptySafeStrTuple) -> Record | None:
         dirpath, name = self._locate(key)

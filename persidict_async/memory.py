@@ -109,11 +109,19 @@ class LocalDict(PersiDict[V]):
     def _full(self, key: NonEmptySafeStrTuple) -> tuple[str, ...]:
         return self._prefix + key if self._prefix else key
 
-    async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
+    _reads_now = True
+
+    def _read_data_now(self, key: NonEmptySafeStrTuple) -> bytes | None:
         entry = self._table.get(self._prefix + key if self._prefix else key)
         return None if entry is None else entry[0]
 
+    async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
+        return self._read_data_now(key)
+
     async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        return self._read_now(key, if_none_match)
+
+    def _read_now(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
         entry = self._table.get(self._full(key))
         if entry is None:
             return None

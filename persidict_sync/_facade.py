@@ -73,6 +73,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     _get_item: Callable[[Any], Coroutine[Any, Any, V]]
     _set_item: Callable[[Any, Any], Coroutine[Any, Any, None]]
     _starts_set: bool
+    _get_now: Callable[[Any], V] | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,6 +93,15 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         # Only where set_item is the base class's (a wrapper may override it).
         self._starts_set = (
             self._step is run_bare and type(store).set_item is core.PersiDict.set_item
+        )
+        # A store whose reads finish in this thread is read without any coroutine.
+        self._get_now = (
+            store._get_now
+            if store._reads_now
+            and store.runs_inline
+            and type(store).get_item is core.PersiDict.get_item
+            and type(store).get is core.PersiDict.get
+            else None
         )
 
     @classmethod
@@ -114,6 +124,9 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
 
     # The two hottest paths skip call layers for inline stores.
     def __getitem__(self, key: Any) -> V:
+        get_now = self._get_now
+        if get_now is not None:
+            return get_now(key)
         if self._inline:
             value: V = self._step(self._get_item(key))
             return value
@@ -176,7 +189,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         # Plain attributes of the async store (base_dir, bucket_name ...) show through;
         # coroutine methods do not, they have sync twins here.
         if name.startswith("__") or name in (
-            "aio", "_inline", "_step", "_get_item", "_set_item", "_starts_set"
+            "aio", "_inline", "_step", "_get_item", "_set_item", "_starts_set", "_get_now"
         ):  # fmt: skip
             raise AttributeError(name)
         value = getattr(self.aio, name)
@@ -208,6 +221,12 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
 
     def get(self, key: Any, default: Any = None) -> V | Any:
         """The value of ``key``, or ``default`` if absent."""
+        get_now = self._get_now
+        if get_now is not None:
+            try:
+                return get_now(key)
+            except KeyError:
+                return default
         return self._run(self.aio.get(key, default))
 
     def setdefault(self, key: Any, default: Any = None) -> V:

@@ -11,7 +11,7 @@ import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -69,6 +69,37 @@ def test_local_stores_run_inline_without_threads_or_loops() -> None:
         d[f"k{i}"] = i
     assert sum(d.get_many([f"k{i}" for i in range(100)])) == 4950
     assert threading.active_count() == before
+
+
+def test_local_reads_skip_the_coroutine_but_never_an_override() -> None:
+    plain = sync.LocalDict()
+    plain["k"] = 1
+    # A plain local read is a direct call: the async get_item is not even entered.
+    plain.aio.get_item = None  # type: ignore[assignment,method-assign]
+    assert plain["k"] == 1 and plain.get("k") == 1 and plain.get("nope", 7) == 7
+    with pytest.raises(KeyError):
+        plain["nope"]
+
+    class Audited(aio.LocalDict[Any]):
+        """Overrides the async read only: the facade must still go through it."""
+
+        seen: ClassVar[list[tuple[str, ...]]] = []
+
+        async def _read_data(self, key: Any) -> bytes | None:
+            Audited.seen.append(key)
+            return await super()._read_data(key)
+
+    class NewGet(aio.LocalDict[Any]):
+        async def get_item(self, key: Any) -> Any:
+            return "overridden"
+
+    assert not Audited._reads_now and aio.LocalDict._reads_now and NewGet._reads_now
+    audited = sync.PersiDict.wrap(Audited())
+    audited["k"] = 2
+    assert audited["k"] == 2 and audited.get("k") == 2 and Audited.seen == [("k",), ("k",)]
+    new_get = sync.PersiDict.wrap(NewGet())
+    new_get["k"] = 3
+    assert new_get["k"] == "overridden"  # an overridden get_item is honoured
 
 
 def test_many_threads_at_once() -> None:

@@ -81,6 +81,26 @@ async def test_two_instances_never_read_stale_values(main_factory: Any, api: str
     assert await a.get_item("k") == 4 and await b.get_item("k") == 4
 
 
+async def test_a_cache_over_a_cache_is_never_stale(main_factory: Any, api: str) -> None:
+    main = main_factory()
+    inner = lru(main)
+    outer = view(lru(inner), api)
+    await outer.set_item("k", 1)
+    assert await outer.get_item("k") == 1 and await outer.get_item("k") == 1
+    await main.set_item("k", 2)  # behind both caches
+    assert await outer.get_item("k") == 2
+    assert (await outer.get_with_etag("k")).new_value == 2
+    etag = await main.etag("k")
+    same = await outer.get_item_if("k", condition=aio.ETAG_IS_THE_SAME, expected_etag=etag,
+                                   retrieve_value=aio.ALWAYS_RETRIEVE)  # fmt: skip
+    assert same.condition_was_satisfied and same.actual_etag == etag and same.new_value == 2
+    await main.delete_item("k")
+    with pytest.raises(KeyError):
+        await outer.get_item("k")
+    assert inner.cache_stats().items == 0 and stats(outer).items == 0
+    assert stats(outer).hits >= 2 and inner.cache_stats().validations >= 2
+
+
 def test_never_stale_across_processes(tmp_path: Path) -> None:
     store = sync.LRUCachedDict(main_dict=sync.FileDirDict(base_dir=tmp_path, durable=False))
     writer = (

@@ -43,8 +43,10 @@ class CountingLocalDict(aio.LocalDict[Any]):
         super().__init__(**kwargs)
         self.calls = Counter()
 
-    async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
-        record = await super()._read(key, if_none_match)
+    # LocalDict's async _read calls _read_now, so both APIs' reads are counted here
+    # (and the sync facade keeps reading directly, as it does for a plain LocalDict).
+    def _read_now(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        record = super()._read_now(key, if_none_match)
         self.calls["read" if record is None or record.data is not None else "read_not_modified"] += 1
         return record
 

@@ -75,7 +75,9 @@ class _LRU:
 
     def hit(self, key: tuple[str, ...], entry: _Entry, validated: bool, mtime: float | None) -> None:
         """Count a hit on ``entry``, make it the most recent; ``mtime``: it was just checked."""
-        with self.lock:
+        lock = self.lock
+        lock.acquire()  # cheaper than `with` on the hot path
+        try:
             self.hits += 1
             if validated:
                 self.validations += 1
@@ -83,6 +85,8 @@ class _LRU:
                 if mtime is not None:
                     entry = self.entries[key] = (entry[0], mtime, entry[2], _clock())
                 self.entries.move_to_end(key)
+        finally:
+            lock.release()
 
     def put(
         self, key: tuple[str, ...], etag: str, mtime: float, data: bytes, seen: Any = _ANY
@@ -127,6 +131,13 @@ class _LRU:
             return CacheStats(self.hits, self.misses, self.validations, self.evictions,
                               len(self.entries), self.nbytes, self.max_items,
                               self.max_bytes)  # fmt: skip
+
+
+def _result(record: Record | None, data_only: bool) -> Any:
+    """A read's answer: the record, or only its bytes."""
+    if data_only:
+        return None if record is None else record.data
+    return record
 
 
 def _bound(name: str, value: Any) -> int | None:
@@ -210,6 +221,7 @@ class LRUCachedDict(WrapperDict[V]):
         self._prefix: tuple[str, ...] = ()
         # Values of an append-only store never change, so a cached copy needs no check.
         self._trust = math.inf if main.append_only else self.trust_seconds
+        self._reads_now = main._reads_now
 
     @property
     def main_dict(self) -> PersiDict[Any]:
@@ -254,66 +266,100 @@ class LRUCachedDict(WrapperDict[V]):
 
     # ------------------------------------------------------------------ reads
 
-    def _hit(self, slot: tuple[str, ...], entry: _Entry, mtime: float) -> None:
-        """Count a validated hit (and note when it was checked, when trusting recent checks)."""
-        self._lru.hit(slot, entry, True, mtime if self._trust else None)
+    def _missed(self, slot: tuple[str, ...], record: Record | None, data_only: bool) -> Any:
+        """Count a miss and cache what the main store returned; its bytes or the record."""
+        lru = self._lru
+        with lru.lock:
+            lru.misses += 1
+        self._keep(slot, record, None)
+        return _result(record, data_only)
 
-    async def _changed(
-        self, key: NonEmptySafeStrTuple, slot: tuple[str, ...], entry: _Entry, record: Record | None
-    ) -> Record | None:
-        """The check found the cached entry out of date: count a miss and cache the new state."""
+    def _trusted(self, slot: tuple[str, ...], entry: _Entry) -> bool:
+        """Whether ``entry`` may be served unchecked (counted as a hit if so)."""
+        if _clock() - entry[3] < self._trust:
+            self._lru.hit(slot, entry, False, None)
+            return True
+        return False
+
+    def _confirmed(self, slot: tuple[str, ...], entry: _Entry, record: Record | None) -> bool:
+        """Whether the check of ``entry`` (``record``) found it current (counted as a hit if so)."""
+        if record is None or record.data is not None or record.etag != entry[0]:
+            return False
+        # The time of the check is noted only where recent checks are trusted.
+        mtime = (entry[1] if math.isnan(record.mtime) else record.mtime) if self._trust else None
+        self._lru.hit(slot, entry, True, mtime)
+        return True
+
+    @staticmethod
+    def _served(entry: _Entry, check: Record, if_none_match: str | None, data_only: bool) -> Any:
+        """What a read answers from a confirmed ``entry``: its bytes or a record."""
+        if data_only:
+            return entry[2]
+        etag = entry[0]
+        mtime = entry[1] if math.isnan(check.mtime) else check.mtime
+        return Record(etag, mtime, len(entry[2]), None if if_none_match == etag else entry[2])
+
+    def _changed(
+        self, slot: tuple[str, ...], entry: _Entry, record: Record | None, data_only: bool
+    ) -> Any:
+        """The check found ``entry`` out of date: count a miss, cache the new state, return it."""
         lru = self._lru
         with lru.lock:
             lru.validations += 1
             lru.misses += 1
+        self._keep(slot, record, entry)
+        return _result(record, data_only)
+
+    # One cached read, with two drivers: awaiting the main store, and calling it directly
+    # (the sync facade over a local main store, where a hit then needs no coroutine).
+    # ``data_only``: the answer is the bytes (trusted entries may be served unchecked);
+    # otherwise a record (ETag-aware reads always check: their callers act on the ETag).
+    async def _lookup(self, key: NonEmptySafeStrTuple, if_none_match: str | None, data_only: bool) -> Any:
+        slot = self._prefix + tuple(key)  # inlined _slot
+        entry = self._lru.entries.get(slot)
+        if entry is None:
+            return self._missed(slot, await self._main._read(key, if_none_match), data_only)
+        if data_only and self._trust and self._trusted(slot, entry):
+            return entry[2]
+        record = await self._main._read(key, entry[0])
+        if self._confirmed(slot, entry, record):
+            assert record is not None
+            return self._served(entry, record, if_none_match, data_only)
         if record is not None and record.data is None:
             # Data-less only for a matching ETag by contract; read again to be safe.
             record = await self._main._read(key)
-        self._keep(slot, record, entry)
-        return record
+        return self._changed(slot, entry, record, data_only)
+
+    def _lookup_now(self, key: NonEmptySafeStrTuple, if_none_match: str | None, data_only: bool) -> Any:
+        slot = self._prefix + tuple(key)
+        entry = self._lru.entries.get(slot)
+        if entry is None:
+            return self._missed(slot, self._main._read_now(key, if_none_match), data_only)
+        if data_only and self._trust and self._trusted(slot, entry):
+            return entry[2]
+        record = self._main._read_now(key, entry[0])
+        if self._confirmed(slot, entry, record):
+            assert record is not None
+            return self._served(entry, record, if_none_match, data_only)
+        if record is not None and record.data is None:
+            record = self._main._read_now(key)
+        return self._changed(slot, entry, record, data_only)
 
     async def _read(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
-        slot = self._slot(key)
-        entry = self._lru.get(slot)
-        if entry is None:
-            record = await self._main._read(key, if_none_match)
-            with self._lru.lock:
-                self._lru.misses += 1
-            self._keep(slot, record, None)
-            return record
-        # ETag-aware reads always check, even in trust mode: their callers act on the ETag.
-        etag = entry[0]
-        record = await self._main._read(key, etag)
-        if record is None or record.data is not None or record.etag != etag:
-            return await self._changed(key, slot, entry, record)
-        mtime = entry[1] if math.isnan(record.mtime) else record.mtime
-        self._hit(slot, entry, mtime)
-        if if_none_match == etag:
-            return Record(etag, mtime, len(entry[2]))
-        return Record(etag, mtime, len(entry[2]), entry[2])
+        record: Record | None = await self._lookup(key, if_none_match, False)
+        return record
 
     async def _read_data(self, key: NonEmptySafeStrTuple) -> bytes | None:
-        slot = self._prefix + tuple(key)  # inlined _slot: this is the hot path
-        lru = self._lru
-        entry = lru.get(slot)
-        if entry is None:
-            # The miss path needs the ETag too (to cache the value), so a full read.
-            record = await self._main._read(key)
-            with lru.lock:
-                lru.misses += 1
-            self._keep(slot, record, None)
-            return None if record is None else record.data
-        trust = self._trust
-        if trust and _clock() - entry[3] < trust:
-            lru.hit(slot, entry, False, None)
-            return entry[2]
-        etag = entry[0]
-        record = await self._main._read(key, etag)
-        if record is None or record.data is not None or record.etag != etag:
-            record = await self._changed(key, slot, entry, record)
-            return None if record is None else record.data
-        self._hit(slot, entry, entry[1] if math.isnan(record.mtime) else record.mtime)
-        return entry[2]
+        data: bytes | None = await self._lookup(key, None, True)
+        return data
+
+    def _read_now(self, key: NonEmptySafeStrTuple, if_none_match: str | None = None) -> Record | None:
+        record: Record | None = self._lookup_now(key, if_none_match, False)
+        return record
+
+    def _read_data_now(self, key: NonEmptySafeStrTuple) -> bytes | None:
+        data: bytes | None = self._lookup_now(key, None, True)
+        return data
 
     # ------------------------------------------------------------------ mutations
 
