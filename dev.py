@@ -2,7 +2,7 @@
 """Project entry point that needs only Python: it makes .venv and installs into it.
 
     python3 dev.py demo      # a short tour of the library on a temporary local store
-    python3 dev.py test      # the full test suite (what CI runs)
+    python3 dev.py test      # the full test suite (what CI runs); extra args: one pytest run
     python3 dev.py docs      # build the documentation site (mkdocs, strict) into a temporary folder
     python3 dev.py nox -s lint typecheck bench   # any nox session
 """
@@ -23,6 +23,13 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
 DOCS_STAMP = VENV / ".installed-docs"
+# The full suite in two runs: everything but the reliability tests on two worker
+# processes (the suite is CPU-bound: client and S3 server), then the reliability
+# tests alone, so that their load, crash and timeout scenarios own the machine.
+PYTEST_PHASES = (
+    ["-n", "2", "-m", "not reliability"],
+    ["-m", "reliability"],
+)
 
 
 def ensure_env() -> None:
@@ -60,7 +67,14 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         args = [str(PY), "-m", "persidict_sync", "demo", *rest]
     elif command == "test":
-        args = [str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *rest]
+        pytest = [str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        if rest:  # a chosen subset: one plain run
+            return subprocess.run([*pytest, *rest], cwd=ROOT).returncode
+        for phase in PYTEST_PHASES:
+            code = subprocess.run([*pytest, *phase], cwd=ROOT).returncode
+            if code:
+                return code
+        return 0
     elif command == "docs":
         ensure_docs_env()
         with tempfile.TemporaryDirectory() as site:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import nox
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dev import PYTEST_PHASES  # one definition of the suite's runs
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
@@ -10,9 +16,13 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The full test suite."""
+    """The full test suite (with arguments: one pytest run of those)."""
     session.install("-e", ".[dev]")
-    session.run("pytest", "-q", *session.posargs)
+    if session.posargs:
+        session.run("pytest", "-q", *session.posargs)
+        return
+    for phase in PYTEST_PHASES:
+        session.run("pytest", "-q", *phase)
 
 
 @nox.session

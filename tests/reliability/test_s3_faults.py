@@ -182,7 +182,10 @@ def test_frozen_server_times_out_then_works_again(own_s3_server: ServerProcess, 
     finally:
         own_s3_server.resume()
     _wait_until_serving(store)
-    store["k0"] = make_value("k0", 2)
-    assert check_value("k0", store["k0"]) == 2
+    # A write that timed out has an unknown outcome: the frozen server may still apply
+    # it once it runs again, even after later writes. So the check uses a fresh key.
+    store["after"] = make_value("after", 2)
+    assert check_value("after", store["after"]) == 2
+    assert check_value("k0", store["k0"]) in (1, 999)
     assert check_value("k2", store["k2"]) == 1
     store.close()
