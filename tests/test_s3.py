@@ -6,6 +6,7 @@ import multiprocessing
 import pickle
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from typing import Any
@@ -170,6 +171,30 @@ def test_repr_hides_the_secret() -> None:
     store = aio.BasicS3Dict(**s3_options(aws_secret_access_key="s3cr3t", aws_access_key_id="id"))
     assert "s3cr3t" not in repr(store) and "aws_secret_access_key=<hidden>" in repr(store)
     assert store.get_params()["aws_secret_access_key"] == "s3cr3t"
+
+
+def test_a_store_dropped_without_closing_closes_its_client() -> None:
+    # aiohttp reports "Unclosed client session" for a session that is collected open.
+    code = textwrap.dedent(f"""
+        import gc, time, anyio
+        import persidict_async as aio, persidict_sync as sync
+        d = sync.BasicS3Dict(**{s3_options()!r})
+        d["k"] = 1
+        del d
+        gc.collect()
+        async def main():
+            store = aio.BasicS3Dict(**{s3_options()!r})
+            await store.set_item("k", 2)
+            del store
+            gc.collect()
+            await anyio.sleep(0.5)
+        anyio.run(main)
+        time.sleep(0.5)
+        print("done")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split() == ["done"], out.stderr
+    assert "Unclosed" not in out.stderr, out.stderr
 
 
 def test_importing_the_library_does_not_import_botocore() -> None:

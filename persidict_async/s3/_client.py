@@ -131,6 +131,9 @@ class ClientHub:
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        # A store family dropped without aclose() still closes its clients, on their loops.
+        # (Not at interpreter exit: close_all_open_stores closes the live ones then.)
+        weakref.finalize(self, _close_dropped, self._clients).atexit = False
         self._bucket_ready = False
         self._bucket_attempts = 0  # bucket checks started (tells waiters one has failed)
         self._bucket_failure: BackendError | None = None
@@ -236,19 +239,40 @@ class ClientHub:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        keep: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = (
-            weakref.WeakKeyDictionary()
-        )
-        for owner, entry in list(self._clients.items()):
+        clients = self._clients  # changed in place: the finalizer holds this very table
+        for owner, entry in list(clients.items()):
             if owner is loop:
+                clients.pop(owner, None)
                 try:
                     await entry[0].__aexit__(None, None, None)
                 except Exception:  # a vanished server must not make closing fail
                     pass
-            elif not owner.is_closed():
-                keep[owner] = entry  # only its own loop can close it
-        self._clients = keep
+            elif owner.is_closed():
+                clients.pop(owner, None)
+            # Otherwise it stays: only its own loop can close it.
         if loop is not None:
             self._locks.pop(loop, None)
-        if not keep:
+        if not clients:
             unregister_open(self)
+
+
+def _close_dropped(clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]]) -> None:
+    """Close the clients of a garbage-collected hub, each on its own running loop.
+
+    Runs in whatever thread the collection happens; a client whose loop no
+    longer runs cannot be closed and is left to the loop's own end.
+    """
+    for loop, (creator, _client) in list(clients.items()):
+        if loop.is_running() and not loop.is_closed():
+            try:
+                asyncio.run_coroutine_threadsafe(_quietly_exit(creator), loop)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+    clients.clear()
+
+
+async def _quietly_exit(creator: Any) -> None:
+    try:
+        await creator.__aexit__(None, None, None)
+    except Exception:  # a vanished server must not turn garbage collection into an error
+        pass
