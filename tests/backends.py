@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import persidict_async as aio
 
 
@@ -220,3 +222,11 @@ def sample_values(fmt: str) -> list[Any]:
 def other_value(fmt: str) -> Any:
     """A value different from every sample value."""
     return "another" if fmt not in ("pkl", "json") else {"another": [9]}
+
+
+def requested_backend(request: pytest.FixtureRequest) -> Backend:
+    """The backend a parametrized ``backend`` fixture runs with, its needed fixtures set up."""
+    spec: Backend = request.param
+    for fixture in spec.needs:
+        request.getfixturevalue(fixture)
+    return spec

@@ -13,7 +13,7 @@ import persidict_sync as sync
 from persidict_async._lifecycle import close_all_open_stores
 
 from .adapters import Awaitified
-from .backends import BACKENDS, Backend
+from .backends import BACKENDS, Backend, requested_backend
 from .clock import Clock
 
 pytest_plugins = ["tests.s3_server"]
@@ -21,10 +21,7 @@ pytest_plugins = ["tests.s3_server"]
 
 @pytest.fixture(params=BACKENDS, ids=[b.name for b in BACKENDS])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    spec: Backend = request.param
-    for fixture in spec.needs:
-        request.getfixturevalue(fixture)
-    return spec
+    return requested_backend(request)
 
 
 @pytest.fixture(params=["async", "sync"])

@@ -108,6 +108,19 @@ def check(result: Any, satisfied: bool, actual: Any, resulting: Any, value: Any)
     assert result.new_value == value or result.new_value is value
 
 
+async def check_left_as_is(
+    store: Any, key: str, result: Any, present: bool, sat: bool, actual: Any, expected: Any,
+    retrieve: RetrieveValueFlag, old: Any,
+) -> None:  # fmt: skip
+    """A result that changed nothing: ``key`` still holds ``old``, or is still absent."""
+    if present:
+        check(result, sat, actual, actual, seen(retrieve, expected, actual, old))
+        assert await store.get_item(key) == old
+    else:
+        check(result, sat, NA, NA, NA)
+        assert not await store.contains(key)
+
+
 async def test_get_item_if_matrix(make_store: Any, fmt: str, mode: Mode) -> None:
     value = sample_values(fmt)[0]
     store = make_store(**mode.options)
@@ -153,12 +166,7 @@ async def test_set_item_if_matrix(make_store: Any, fmt: str, append_only: bool, 
             continue
         result = await call
         if not sat or kind == "keep":
-            if present:
-                check(result, sat, actual, actual, seen(retrieve, expected, actual, old))
-                assert await store.get_item(key) == old
-            else:
-                check(result, sat, NA, NA, NA)
-                assert not await store.contains(key)
+            await check_left_as_is(store, key, result, present, sat, actual, expected, retrieve, old)
         elif kind == "delete":
             check(result, True, actual, NA, NA)
             assert not await store.contains(key)

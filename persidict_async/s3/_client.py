@@ -243,10 +243,7 @@ class ClientHub:
         for owner, entry in list(clients.items()):
             if owner is loop:
                 clients.pop(owner, None)
-                try:
-                    await entry[0].__aexit__(None, None, None)
-                except Exception:  # a vanished server must not make closing fail
-                    pass
+                await _quietly_exit(entry[0])
             elif owner.is_closed():
                 clients.pop(owner, None)
             # Otherwise it stays: only its own loop can close it.
@@ -272,7 +269,8 @@ def _close_dropped(clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
 
 
 async def _quietly_exit(creator: Any) -> None:
+    """Close one client; a vanished server must not make closing (or collection) fail."""
     try:
         await creator.__aexit__(None, None, None)
-    except Exception:  # a vanished server must not turn garbage collection into an error
+    except Exception:
         pass

@@ -57,11 +57,29 @@ async def _try_key(store: Any, key: Any, inspect: Callable[[], Any]) -> bool:
     return True
 
 
-def _runner(
-    api: str, store: Any, portal: BlockingPortal, inspect: Callable[[], Any]
-) -> Callable[[Any], bool]:
+def _try_hostile_keys(
+    api: str, store: Any, portal: BlockingPortal, inspect: Callable[[], Any],
+    max_examples: int, inspect_after: bool = False,
+) -> None:  # fmt: skip
+    """Try generated hostile keys on ``store`` through ``api``; some must pass, some be refused.
+
+    ``inspect`` looks at the storage while each value is written, and with
+    ``inspect_after`` also once the key is deleted again.
+    """
     wrapped = Awaitified(store) if api == "sync" else store
-    return lambda key: portal.call(_try_key, wrapped, key, inspect)
+    accepted: list[bool] = []
+
+    @settings(max_examples=max_examples, deadline=None, database=None)
+    @given(key=hostile_keys)
+    @example(key=("ok", "fine.txt")).via("a key the store must accept")
+    @example(key=("..", "etc", "passwd")).via("a key the store must refuse")
+    def check(key: Any) -> None:
+        accepted.append(portal.call(_try_key, wrapped, key, inspect))
+        if inspect_after:
+            portal.call(inspect)
+
+    check()
+    assert any(accepted) and not all(accepted)  # both kinds of keys were tried
 
 
 @pytest.mark.parametrize("api", ["async", "sync"])
@@ -72,25 +90,13 @@ def test_hostile_keys_stay_inside_base_dir(
     base = tmp_path / "store"
     options = {"base_dir": base, "digest_len": digest_len, "durable": False}
     store = aio.FileDirDict(**options) if api == "async" else sync.FileDirDict(**options)
-    accepted = []
 
     async def inside() -> None:
         for path in tmp_path.rglob("*"):
             assert path.resolve().is_relative_to(base.resolve()), path
         assert [p.name for p in tmp_path.iterdir()] == ["store"]
 
-    attempt = _runner(api, store, portal, inside)
-
-    @settings(max_examples=120, deadline=None, database=None)
-    @given(key=hostile_keys)
-    @example(key=("ok", "fine.txt")).via("a key the store must accept")
-    @example(key=("..", "etc", "passwd")).via("a key the store must refuse")
-    def check(key: Any) -> None:
-        accepted.append(attempt(key))
-        portal.call(inside)
-
-    check()
-    assert any(accepted) and not all(accepted)  # both kinds of keys were tried
+    _try_hostile_keys(api, store, portal, inside, max_examples=120, inspect_after=True)
 
 
 @pytest.mark.s3
@@ -101,7 +107,6 @@ def test_hostile_keys_stay_inside_root_prefix(api: str, portal: BlockingPortal) 
     options = s3_options(bucket_name=bucket, root_prefix="inside/the/prefix")
     store = aio.BasicS3Dict(**options) if api == "async" else sync.BasicS3Dict(**options)
     lister = aio.BasicS3Dict(**s3_options(bucket_name=bucket, root_prefix=""))
-    accepted = []
 
     async def inside() -> None:
         client = await lister._hub.client()
@@ -109,18 +114,8 @@ def test_hostile_keys_stay_inside_root_prefix(api: str, portal: BlockingPortal) 
         names = [o["Key"] for o in page.get("Contents", ())]
         assert len(names) == 1 and names[0].startswith("inside/the/prefix/"), names
 
-    attempt = _runner(api, store, portal, inside)
-
-    @settings(max_examples=60, deadline=None, database=None)
-    @given(key=hostile_keys)
-    @example(key=("ok", "fine.txt")).via("a key the store must accept")
-    @example(key=("..", "etc", "passwd")).via("a key the store must refuse")
-    def check(key: Any) -> None:
-        accepted.append(attempt(key))
-
     try:
-        check()
-        assert any(accepted) and not all(accepted)
+        _try_hostile_keys(api, store, portal, inside, max_examples=60)
     finally:
         if api == "sync":
             store.close()  # type: ignore[union-attr]
